@@ -1,0 +1,46 @@
+# reconnect-pbx developer commands. `make test` is what CI runs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST := $(BIN)/pytest
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system-packages test test-unit test-integration test-e2e demo demo-stop sandbox-up sandbox-down check-migrations clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: system-packages $(STAMP)
+
+# Debian packages the sandbox and the tests use (Asterisk itself comes in a cached chroot).
+system-packages:
+	@scripts/install-system-packages
+
+test: setup
+	$(PYTEST) -q tests/unit tests/integration tests/e2e
+
+test-unit: $(STAMP)
+	$(PYTEST) -q tests/unit
+
+test-integration: $(STAMP)
+	$(PYTEST) -q tests/integration
+
+test-e2e: setup
+	$(PYTEST) -q tests/e2e
+
+# Fails when the models and the migrations disagree (run on a throwaway database).
+check-migrations: $(STAMP)
+	$(BIN)/python -m tests.check_migrations
+
+# PostgreSQL, the Asterisk sandbox (carrier simulator + pbx), `serve`, and a demo person.
+demo: setup
+	$(BIN)/reconnect-pbx demo up
+
+demo-stop: $(STAMP)
+	$(BIN)/reconnect-pbx demo down
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,262 @@
+"""One settings object: built-in defaults < a TOML config file < environment variables.
+
+Loaded once at the entry point (the CLI's root group) and passed down; nothing else reads the
+environment. Every key lives in a section: ``[database] url`` in the file is
+``RECONNECT_DATABASE_URL`` in the environment. Unknown keys and bad values are refused at
+start-up with one line naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+DEFAULT_CONFIG_PATH = Path("/etc/reconnect-pbx/reconnect-pbx.conf")
+ENV_PREFIX = "RECONNECT_"
+
+
+class ConfigError(Exception):
+    """A configuration value is missing, unknown or malformed."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/reconnect_pbx"
+
+
+@dataclass(frozen=True)
+class AriSettings:
+    url: str = "http://127.0.0.1:8088"
+    username: str = "reconnect"
+    password: str = ""
+    app: str = "reconnect-pbx"
+    # Backoff between websocket reconnection attempts, doubling up to the maximum.
+    reconnect_initial_seconds: float = 0.5
+    reconnect_max_seconds: float = 10.0
+    request_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    # Asterisk fetches greetings and messages from this HTTP server (res_http_media_cache):
+    # bind it to an address only Asterisk can reach.
+    listen_address: str = "127.0.0.1"
+    listen_port: int = 8090
+    # The base URL Asterisk uses to reach it; empty means http://listen_address:listen_port.
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class VoicemailSettings:
+    max_message_seconds: int = 180
+    max_silence_seconds: int = 10
+    min_message_seconds: float = 2.0
+    mailbox_capacity: int = 50
+    # "std" is the real prompt set; tests use "short" (same names, a fraction of a second each).
+    prompt_set: str = "std"
+    # How long a caller has to press a key before a menu repeats.
+    input_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class NumberSettings:
+    default_region: str = "FR"
+    # Regions whose numbers may be imported as personal numbers.
+    allowed_regions: tuple[str, ...] = ("FR",)
+    quarantine_days: int = 90
+
+
+@dataclass(frozen=True)
+class PinSettings:
+    length: int = 6
+
+    def __post_init__(self) -> None:
+        if self.length < 4:
+            raise ConfigError(f"pin.length must be at least 4, got {self.length}")
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    # The DID (any form) people call to check their messages; empty disables it.
+    access_number: str = ""
+    # How many trailing digits of the personal number a caller types at the access number.
+    personal_number_digits: int = 10
+    max_pin_attempts_per_call: int = 3
+    lock_after_failures: int = 5
+    lock_max_minutes: int = 60
+    suspend_after_failures: int = 20
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    # Free outgoing minutes per person and per calendar month (Europe/Paris).
+    monthly_minutes: int = 120
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    # Messages older than this are deleted with their audio by `purge`, whatever their state.
+    message_retention_days: int = 90
+    # A closed person's data is erased this long after closing; -1 means numbers.quarantine_days
+    # (the number's quarantine is over: nobody can still be trying to reach them on it).
+    closed_erase_after_days: int = -1
+
+    def __post_init__(self) -> None:
+        if self.message_retention_days < 1:
+            raise ConfigError(f"retention.message_retention_days must be at least 1, got {self.message_retention_days}")
+        if self.closed_erase_after_days < -1:
+            raise ConfigError(
+                f"retention.closed_erase_after_days must be -1 (= numbers.quarantine_days) or more,"
+                f" got {self.closed_erase_after_days}"
+            )
+
+
+@dataclass(frozen=True)
+class CardSettings:
+    # How the access number is printed on cards and leaflets; empty means access.access_number in
+    # national form.
+    access_number_display: str = ""
+    # The name of the service, printed at the top of cards and leaflets.
+    service_name: str = "Reconnect"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    ari: AriSettings = field(default_factory=AriSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
+    voicemail: VoicemailSettings = field(default_factory=VoicemailSettings)
+    numbers: NumberSettings = field(default_factory=NumberSettings)
+    pin: PinSettings = field(default_factory=PinSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    callback: CallbackSettings = field(default_factory=CallbackSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    cards: CardSettings = field(default_factory=CardSettings)
+
+
+def load_settings(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Defaults, then the file (``path`` or the default path if it exists), then the environment.
+
+    An explicitly given path that does not exist is an error; the default path may be absent.
+    """
+    environ = os.environ if environ is None else environ
+    explicit = path is not None or "RECONNECT_CONFIG" in environ
+    if path is None:
+        path = Path(environ.get("RECONNECT_CONFIG", DEFAULT_CONFIG_PATH))
+    file_values: dict[str, Any] = {}
+    if path.exists():
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    elif explicit:
+        raise ConfigError(f"config file {path} does not exist")
+
+    sections: dict[str, dict[str, Any]] = {}
+    for section_name, section_values in file_values.items():
+        if section_name not in _section_types():
+            raise ConfigError(f"{path}: unknown section [{section_name}]")
+        if not isinstance(section_values, dict):
+            raise ConfigError(f"{path}: [{section_name}] must be a table")
+        sections[section_name] = dict(section_values)
+
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "RECONNECT_CONFIG":
+            continue
+        if name.startswith("RECONNECT_TEST_"):
+            continue  # the test suite's own variables
+        section_name, key = _split_env_name(name)
+        sections.setdefault(section_name, {})[key] = _EnvString(raw)
+
+    built = {}
+    for section_name, section_type in _section_types().items():
+        built[section_name] = _build_section(section_name, section_type, sections.get(section_name, {}))
+    return Settings(**built)
+
+
+class _EnvString(str):
+    """A value from the environment: always text, converted to the field's type."""
+
+
+def _section_types() -> dict[str, type]:
+    hints = typing.get_type_hints(Settings)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Settings)}
+
+
+def _split_env_name(name: str) -> tuple[str, str]:
+    rest = name[len(ENV_PREFIX):].lower()
+    for section_name in _section_types():
+        if rest.startswith(section_name + "_"):
+            return section_name, rest[len(section_name) + 1:]
+    raise ConfigError(f"unknown environment variable {name}")
+
+
+def _build_section(section_name: str, section_type: type, values: dict[str, Any]) -> Any:
+    hints = typing.get_type_hints(section_type)
+    known = {f.name for f in dataclasses.fields(section_type)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting {section_name}.{unknown[0]}")
+    converted = {
+        key: _convert(f"{section_name}.{key}", hints[key], value) for key, value in values.items()
+    }
+    try:
+        return section_type(**converted)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[{section_name}]: {exc}") from None
+
+
+def _convert(key: str, wanted: Any, value: Any) -> Any:
+    from_env = isinstance(value, _EnvString)
+    if wanted is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            return value.lower() in {"1", "true", "yes", "on"}
+    elif wanted is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if from_env:
+            try:
+                return int(value)
+            except ValueError:
+                pass
+    elif wanted is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if from_env:
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif wanted is str:
+        if isinstance(value, str):
+            return str(value)
+    elif typing.get_origin(wanted) is tuple:
+        if from_env:
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+    elif isinstance(wanted, types.UnionType):
+        return value
+    type_name = getattr(wanted, "__name__", str(wanted))
+    raise ConfigError(f"setting {key}: expected {type_name}, got {value!r}")
