@@ -1,0 +1,451 @@
+"""A small typed ARI client on httpx (REST) and websockets (events).
+
+It owns the event websocket: reconnects with exponential backoff, re-registers the application on
+every connection (which is what registering means in ARI), and treats ``ApplicationReplaced`` as a
+lost connection. REST errors become our own exception types (``errors.py``); a 404 on a channel is
+``ChannelGone``: the caller hung up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+import websockets
+from websockets.asyncio.client import connect as ws_connect
+
+from .errors import (
+    AriConnectionError,
+    AriError,
+    AriHttpError,
+    ChannelGone,
+    Conflict,
+    NotFound,
+)
+from .events import Event, EventDispatcher, Waiter
+
+log = logging.getLogger(__name__)
+
+ConnectionHook = Callable[[], Awaitable[None]]
+
+
+class AriClient:
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        password: str,
+        app: str,
+        *,
+        request_timeout: float = 10.0,
+        reconnect_initial: float = 0.5,
+        reconnect_max: float = 10.0,
+        subscribe_all: bool = False,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.app = app
+        self._credentials = (username, password)
+        self._subscribe_all = subscribe_all
+        self._http = httpx.AsyncClient(
+            base_url=self.url + "/ari",
+            auth=(username, password),
+            timeout=request_timeout,
+        )
+        self._reconnect_initial = reconnect_initial
+        self._reconnect_max = reconnect_max
+        self.events = EventDispatcher()
+        self._connected = asyncio.Event()
+        self._closing = False
+        self._websocket: Any = None
+        self._on_connected: list[ConnectionHook] = []
+        self._on_disconnected: list[ConnectionHook] = []
+        self._hook_tasks: set[asyncio.Task[None]] = set()
+        self.reconnections = 0
+
+    # -- connection ----------------------------------------------------------------------------
+
+    def on_connected(self, hook: ConnectionHook) -> None:
+        """Run ``hook`` after each (re)connection: the place to reconcile live channels."""
+        self._on_connected.append(hook)
+
+    def on_disconnected(self, hook: ConnectionHook) -> None:
+        self._on_disconnected.append(hook)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def wait_connected(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except asyncio.TimeoutError:
+            raise AriConnectionError(f"no ARI websocket to {self.url} within {timeout} s") from None
+
+    async def run(self) -> None:
+        """Keep the event websocket up until ``close()``; never returns on a dropped connection."""
+        delay = self._reconnect_initial
+        first = True
+        while not self._closing:
+            try:
+                async with ws_connect(
+                    self._events_url(),
+                    additional_headers={"Authorization": self._basic_auth()},
+                    ping_interval=10,
+                    ping_timeout=10,
+                    max_size=2**22,
+                    open_timeout=5,
+                ) as websocket:
+                    self._websocket = websocket
+                    if not first:
+                        self.reconnections += 1
+                    first = False
+                    log.info("ARI websocket connected to %s as application %s", self.url, self.app)
+                    delay = self._reconnect_initial
+                    self._connected.set()
+                    self._run_hooks(self._on_connected)
+                    await self._read(websocket)
+            except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException) as exc:
+                if not self._closing:
+                    log.warning("ARI websocket to %s unavailable: %s", self.url, exc or type(exc).__name__)
+            finally:
+                was_connected = self._connected.is_set()
+                self._connected.clear()
+                self._websocket = None
+                self.events.fail_all_waiters()
+                if was_connected and not self._closing:
+                    self._run_hooks(self._on_disconnected)
+            if self._closing:
+                break
+            # Jitter keeps several apps from hammering a restarting Asterisk in step.
+            await asyncio.sleep(delay * (0.75 + random.random() / 2))
+            delay = min(delay * 2, self._reconnect_max)
+
+    async def _read(self, websocket: Any) -> None:
+        async for raw in websocket:
+            try:
+                event = Event.from_json(json.loads(raw))
+            except (ValueError, TypeError):
+                log.warning("ignoring a malformed ARI event")
+                continue
+            if event.type == "ApplicationReplaced":
+                # Another process took our application name: we no longer receive events. Treat it
+                # as a lost connection (reconnect with backoff) and say so loudly.
+                log.error("ARI application %s was replaced by another connection", self.app)
+                return
+            self.events.dispatch(event)
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._websocket is not None:
+            await self._websocket.close()
+        for task in list(self._hook_tasks):
+            task.cancel()
+        await self._http.aclose()
+
+    async def drop_connection(self) -> None:
+        """Close the websocket as a network fault would (used by fault tests and on shutdown)."""
+        if self._websocket is not None:
+            await self._websocket.close()
+
+    def _run_hooks(self, hooks: Iterable[ConnectionHook]) -> None:
+        # Hooks make REST calls whose events arrive on this very websocket: they run beside the
+        # reader, never before it.
+        for hook in hooks:
+            task = asyncio.create_task(self._guarded_hook(hook))
+            self._hook_tasks.add(task)
+            task.add_done_callback(self._hook_tasks.discard)
+
+    @staticmethod
+    async def _guarded_hook(hook: ConnectionHook) -> None:
+        try:
+            await hook()
+        except Exception:
+            log.exception("ARI connection hook %s failed", getattr(hook, "__qualname__", hook))
+
+    def _events_url(self) -> str:
+        parts = urlsplit(self.url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        query = f"app={quote(self.app)}&subscribeAll={'true' if self._subscribe_all else 'false'}"
+        return urlunsplit((scheme, parts.netloc, parts.path + "/ari/events", query, ""))
+
+    def _basic_auth(self) -> str:
+        token = base64.b64encode(":".join(self._credentials).encode()).decode()
+        return f"Basic {token}"
+
+    # -- events --------------------------------------------------------------------------------
+
+    def expect(self, event_types: Iterable[str], object_id: str) -> Waiter:
+        """Register a wait for one of ``event_types`` about ``object_id`` (send the request after)."""
+        return self.events.expect(event_types, object_id)
+
+    # -- REST ----------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        channel_id: str | None = None,
+    ) -> Any:
+        """One REST call. ``channel_id`` marks a channel operation: its 404 means the caller left."""
+        clean_params = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        try:
+            response = await self._http.request(method, path, params=clean_params, json=body)
+        except httpx.TimeoutException as exc:
+            raise AriConnectionError(f"{method} {path}: Asterisk did not answer in time") from exc
+        except httpx.TransportError as exc:
+            raise AriConnectionError(f"{method} {path}: {exc}") from exc
+        if response.status_code < 300:
+            if not response.content:
+                return None
+            if response.headers.get("content-type", "").startswith("application/json"):
+                return response.json()
+            return response.content
+        message = _error_message(response)
+        if response.status_code == 404:
+            if channel_id is not None:
+                raise ChannelGone(method, path, 404, message)
+            raise NotFound(method, path, 404, message)
+        if response.status_code == 409:
+            if channel_id is not None and "not in stasis" in message.lower():
+                raise ChannelGone(method, path, 409, message)
+            raise Conflict(method, path, 409, message)
+        raise AriHttpError(method, path, response.status_code, message)
+
+    # asterisk / applications
+    async def asterisk_info(self) -> dict[str, Any]:
+        return await self.request("GET", "/asterisk/info")
+
+    async def application(self) -> dict[str, Any]:
+        return await self.request("GET", f"/applications/{quote(self.app)}")
+
+    # channels
+    async def list_channels(self) -> list[dict[str, Any]]:
+        return await self.request("GET", "/channels")
+
+    async def get_channel(self, channel_id: str) -> dict[str, Any]:
+        return await self.request("GET", f"/channels/{channel_id}", channel_id=channel_id)
+
+    async def answer(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/answer", channel_id=channel_id)
+
+    async def ring(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/ring", channel_id=channel_id)
+
+    async def ring_stop(self, channel_id: str) -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/ring", channel_id=channel_id)
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        """Hang up; a channel already gone is not an error."""
+        try:
+            await self.request(
+                "DELETE", f"/channels/{channel_id}", params={"reason": reason}, channel_id=channel_id
+            )
+        except ChannelGone:
+            pass
+
+    async def continue_in_dialplan(self, channel_id: str, **where: str) -> None:
+        await self.request(
+            "POST", f"/channels/{channel_id}/continue", params=where, channel_id=channel_id
+        )
+
+    async def get_variable(self, channel_id: str, name: str) -> str:
+        reply = await self.request(
+            "GET", f"/channels/{channel_id}/variable", params={"variable": name}, channel_id=channel_id
+        )
+        return str(reply.get("value", ""))
+
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        await self.request(
+            "POST",
+            f"/channels/{channel_id}/variable",
+            params={"variable": name, "value": value},
+            channel_id=channel_id,
+        )
+
+    async def send_dtmf(self, channel_id: str, digits: str, *, duration_ms: int = 100, between_ms: int = 100) -> None:
+        await self.request(
+            "POST",
+            f"/channels/{channel_id}/dtmf",
+            params={"dtmf": digits, "duration": duration_ms, "between": between_ms},
+            channel_id=channel_id,
+        )
+
+    async def play(
+        self, channel_id: str, media: Sequence[str], playback_id: str, *, language: str | None = None
+    ) -> dict[str, Any]:
+        return await self.request(
+            "POST",
+            f"/channels/{channel_id}/play/{playback_id}",
+            params={"media": list(media), "lang": language},
+            channel_id=channel_id,
+        )
+
+    async def stop_playback(self, playback_id: str) -> None:
+        try:
+            await self.request("DELETE", f"/playbacks/{playback_id}")
+        except NotFound:
+            pass  # already finished
+
+    async def control_playback(self, playback_id: str, operation: str) -> None:
+        await self.request("POST", f"/playbacks/{playback_id}/control", params={"operation": operation})
+
+    async def record(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        format: str = "wav",
+        max_duration_seconds: int = 0,
+        max_silence_seconds: int = 0,
+        terminate_on: str = "none",
+        beep: bool = False,
+        if_exists: str = "fail",
+    ) -> dict[str, Any]:
+        return await self.request(
+            "POST",
+            f"/channels/{channel_id}/record",
+            params={
+                "name": name,
+                "format": format,
+                "maxDurationSeconds": max_duration_seconds,
+                "maxSilenceSeconds": max_silence_seconds,
+                "terminateOn": terminate_on,
+                "beep": beep,
+                "ifExists": if_exists,
+            },
+            channel_id=channel_id,
+        )
+
+    async def originate(
+        self,
+        endpoint: str,
+        *,
+        channel_id: str,
+        app_args: Sequence[str] = (),
+        caller_id: str | None = None,
+        timeout_seconds: int = 30,
+        variables: dict[str, str] | None = None,
+        other_channel_id: str | None = None,
+        originator: str | None = None,
+    ) -> dict[str, Any]:
+        return await self.request(
+            "POST",
+            f"/channels/{channel_id}",
+            params={
+                "endpoint": endpoint,
+                "app": self.app,
+                "appArgs": ",".join(app_args),
+                "callerId": caller_id,
+                "timeout": timeout_seconds,
+                "otherChannelId": other_channel_id,
+                "originator": originator,
+            },
+            body={"variables": variables} if variables else None,
+        )
+
+    async def create_channel(
+        self,
+        endpoint: str,
+        *,
+        channel_id: str,
+        app_args: Sequence[str] = (),
+        variables: dict[str, str] | None = None,
+        originator: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a channel without dialling it yet (``dial`` does), e.g. to set variables first."""
+        return await self.request(
+            "POST",
+            "/channels/create",
+            params={
+                "endpoint": endpoint,
+                "app": self.app,
+                "appArgs": ",".join(app_args),
+                "channelId": channel_id,
+                "originator": originator,
+            },
+            body={"variables": variables} if variables else None,
+        )
+
+    async def dial(self, channel_id: str, *, caller: str | None = None, timeout_seconds: int = 30) -> None:
+        await self.request(
+            "POST",
+            f"/channels/{channel_id}/dial",
+            params={"caller": caller, "timeout": timeout_seconds},
+            channel_id=channel_id,
+        )
+
+    # recordings
+    async def stop_recording(self, name: str) -> None:
+        try:
+            await self.request("POST", f"/recordings/live/{quote(name)}/stop")
+        except NotFound:
+            pass
+
+    async def live_recording(self, name: str) -> dict[str, Any]:
+        return await self.request("GET", f"/recordings/live/{quote(name)}")
+
+    async def stored_recordings(self) -> list[dict[str, Any]]:
+        return await self.request("GET", "/recordings/stored")
+
+    async def stored_recording_file(self, name: str) -> bytes:
+        data = await self.request("GET", f"/recordings/stored/{quote(name)}/file")
+        if not isinstance(data, bytes):
+            raise AriError(f"recording {name}: expected audio, got {type(data).__name__}")
+        return data
+
+    async def delete_stored_recording(self, name: str) -> None:
+        try:
+            await self.request("DELETE", f"/recordings/stored/{quote(name)}")
+        except NotFound:
+            pass
+
+    # bridges
+    async def list_bridges(self) -> list[dict[str, Any]]:
+        return await self.request("GET", "/bridges")
+
+    async def create_bridge(self, bridge_id: str, *, kind: str = "mixing", name: str = "") -> dict[str, Any]:
+        return await self.request(
+            "POST", f"/bridges/{bridge_id}", params={"type": kind, "name": name or None}
+        )
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: Sequence[str]) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}/addChannel", params={"channel": list(channel_ids)})
+
+    async def remove_from_bridge(self, bridge_id: str, channel_ids: Sequence[str]) -> None:
+        await self.request(
+            "POST", f"/bridges/{bridge_id}/removeChannel", params={"channel": list(channel_ids)}
+        )
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        try:
+            await self.request("DELETE", f"/bridges/{bridge_id}")
+        except NotFound:
+            pass
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:200] or response.reason_phrase
+    if isinstance(body, dict) and "message" in body:
+        return str(body["message"])
+    return str(body)[:200]
