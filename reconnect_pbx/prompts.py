@@ -1,0 +1,600 @@
+"""The prompt catalogue: every sentence the service says, in French and in English, and its media URI.
+
+A prompt has a kebab-case name (``mailbox-full``) and one text per language. Its audio is
+``sounds/<lang>/<name>.wav`` in this repository (8 kHz mono 16-bit WAV), installed into Asterisk's
+data dir as ``sounds/reconnect/<set>/<lang>/<name>.wav`` and played as
+``sound:reconnect/<set>/<lang>/<name>``. Two prompt sets share the same names: ``std``, the real
+voice, and ``short``, a 0.15 s tone per prompt so that end-to-end tests run fast (they assert on the
+URIs the app asked for, not on the sound). ``sounds/render.py`` makes both from this catalogue and
+``sounds/manifest.tsv`` says where each file came from (a human recording or the TTS voice): change a
+text here, then run the render script.
+
+Sentences that carry a value are played as a list of media: ``count_media`` ("vous avez" + "trois"
++ "nouveaux messages"), ``digits_media`` (a phone number digit by digit), ``time_media``,
+``date_media`` and ``envelope_media`` (message 1, received ..., from ...). Numbers are single
+prompts from 0 to 59 (``number-0`` ... ``number-59``), plus feminine forms in French (``une``,
+``vingt et une``: "une heure", "quatorze heures trente et une").
+
+The code names prompts by string; ``require`` (and ``media``) refuse an unknown name with KeyError,
+and a test checks that every name used in the code is in ``CATALOGUE``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+from zoneinfo import ZoneInfo
+
+LANGUAGES: Final = ("fr", "en")
+PROMPT_SETS: Final = ("std", "short")
+DEFAULT_PROMPT_SET: Final = "std"
+# The folder under Asterisk's sounds dir that holds <set>/<lang>/<name>.wav.
+SOUNDS_SUBDIR: Final = "reconnect"
+# Message times are stored in UTC; people hear them in the service's local time.
+LOCAL_TIMEZONE: Final = "Europe/Paris"
+# Numbers said as one prompt (number-0 ... number-59): minutes, hours, days of the month, message
+# counts (a mailbox holds 50). Larger ones are refused; raise this and re-render to say them.
+MAX_NUMBER: Final = 59
+
+
+@dataclass(frozen=True)
+class Prompt:
+    fr: str
+    en: str
+
+    def text(self, language: str) -> str:
+        return self.fr if _language(language) == "fr" else self.en
+
+
+# --- Fixed sentences ---------------------------------------------------------------------------
+# English texts marked (A) are the exact words of Asterisk's own recordings (Allison Smith), used as
+# they are: keep them in step with sounds/render.py's HUMAN_SOURCES if you change one.
+_SENTENCES: dict[str, Prompt] = {
+    # Deposit: someone calls a personal number.
+    "not-in-service": Prompt(
+        "Le numéro que vous avez composé n'est pas en service. Veuillez vérifier le numéro.",
+        "The number you have dialed is not in service. Please check the number and try again.",  # (A)
+    ),
+    "greeting-default-intro": Prompt(
+        "Bonjour, vous êtes sur la messagerie vocale de",
+        "Hello, you have reached the voicemail of",
+    ),
+    "greeting-default-leave": Prompt(
+        "Veuillez laisser votre message après le bip.",
+        "Please leave your message after the tone.",
+    ),
+    "beep": Prompt("[bip]", "[tone]"),  # (A) Asterisk's beep, in both languages
+    "mailbox-full": Prompt(
+        "Cette messagerie est pleine : votre message ne peut pas être enregistré. "
+        "Veuillez rappeler plus tard.",
+        "Sorry but the user's mail box can't accept more messages. "
+        "Please try your call again later.",  # (A)
+    ),
+    "message-too-short": Prompt(
+        "Votre message était trop court et n'a pas été enregistré.",
+        "Your message was too short and was not recorded.",
+    ),
+    "message-saved": Prompt(
+        "Votre message a bien été enregistré. Au revoir.",
+        "Your message has been saved. Goodbye.",  # (A)
+    ),
+    "technical-problem": Prompt(
+        "Nous sommes désolés, un problème technique est survenu. Veuillez rappeler plus tard.",
+        "We are sorry, a technical problem has occurred. Please call again later.",
+    ),
+    "service-unavailable": Prompt(
+        "Le service est momentanément indisponible. Veuillez rappeler plus tard.",
+        "The service is temporarily unavailable. Please call again later.",
+    ),
+    "goodbye": Prompt("Au revoir.", "Goodbye!"),  # (A)
+    # Login and first use.
+    "enter-personal-number": Prompt(
+        "Veuillez composer votre numéro personnel, suivi de la touche dièse.",
+        "Please enter your personal number, followed by the hash key.",
+    ),
+    "enter-pin": Prompt(
+        "Veuillez composer votre code secret, suivi de la touche dièse.",
+        "Please enter your PIN, followed by the hash key.",
+    ),
+    "login-incorrect": Prompt(
+        "Le numéro ou le code secret est incorrect.",
+        "The number or the PIN is incorrect.",
+    ),
+    "login-locked": Prompt(
+        "L'accès à cette messagerie est temporairement bloqué. Veuillez réessayer plus tard.",
+        "Access to this mailbox is temporarily blocked. Please try again later.",
+    ),
+    "login-suspended": Prompt(
+        "L'accès à cette messagerie est bloqué. Veuillez contacter la structure qui vous accompagne.",
+        "Access to this mailbox is blocked. Please contact the centre that supports you.",
+    ),
+    "first-login-welcome": Prompt(
+        "Bienvenue sur votre messagerie vocale. Pour commencer, nous allons enregistrer votre nom.",
+        "Welcome to your voicemail. First, let us record your name.",
+    ),
+    "record-your-name": Prompt(
+        "Après le bip, dites votre prénom et votre nom, puis appuyez sur dièse.",
+        "After the tone, say your name, then press hash.",
+    ),
+    "name-recorded": Prompt("Votre nom a été enregistré.", "Your name has been recorded."),
+    "change-pin-offer": Prompt(
+        "Pour votre sécurité, nous vous conseillons de changer votre code secret. "
+        "Pour le changer maintenant, appuyez sur 1. Sinon, appuyez sur dièse.",
+        "For your security, we advise you to change your PIN. "
+        "To change it now, press 1. Otherwise, press hash.",
+    ),
+    "please-try-again": Prompt("Veuillez réessayer.", "Please try again."),  # (A)
+    # Main menu and message counts: "vous avez" + number + "nouveaux messages".
+    "you-have": Prompt("Vous avez", "you have"),  # (A)
+    "new-message": Prompt("nouveau message", "new message"),  # (A)
+    "new-messages": Prompt("nouveaux messages", "new messages"),  # (A)
+    "saved-message": Prompt("message archivé", "saved message"),  # (A)
+    "saved-messages": Prompt("messages archivés", "saved messages"),  # (A)
+    "and": Prompt("et", "and"),  # (A)
+    "no-messages": Prompt("Vous n'avez aucun message.", "you have no messages"),  # (A)
+    "main-menu": Prompt(
+        "Pour écouter vos messages, appuyez sur 1. Pour passer un appel, appuyez sur 2. "
+        "Pour votre annonce d'accueil, appuyez sur 3. Pour changer votre code secret, appuyez sur 4. "
+        "Pour changer de langue, appuyez sur 5. Pour l'aide, appuyez sur étoile. "
+        "Pour quitter, appuyez sur dièse.",
+        "To listen to your messages, press 1. To make a call, press 2. "
+        "For your greeting, press 3. To change your PIN, press 4. "
+        "To change language, press 5. For help, press star. To leave, press hash.",
+    ),
+    "help": Prompt(
+        "Ce service vous donne un numéro de téléphone personnel, avec une messagerie vocale et des "
+        "appels gratuits. À tout moment, la touche étoile vous ramène au menu précédent.",
+        "This service gives you a personal phone number, with free voicemail and free calls. "
+        "At any time, the star key takes you back to the previous menu.",
+    ),
+    "invalid-key": Prompt(
+        "Ce choix n'est pas valide. Veuillez réessayer.",
+        "That option is invalid. Please try again.",  # (A)
+    ),
+    "no-input": Prompt("Vous n'avez appuyé sur aucune touche.", "You did not press any key."),
+    "not-available-yet": Prompt(
+        "Ce service n'est pas encore disponible.",
+        "This service is not available yet.",
+    ),
+    "language-changed": Prompt("Vous avez choisi le français.", "You have chosen English."),
+    # Listening to messages. Envelope: "message" 1 "reçu" mardi 24 novembre "à" 14 h 05 "du numéro" ...
+    "message": Prompt("Message", "message"),  # (A)
+    "first-message": Prompt("Premier message.", "first message"),  # (A)
+    "received": Prompt("reçu", "received"),  # (A)
+    "at": Prompt("à", "at"),  # (A)
+    "from": Prompt("du numéro", "from"),  # (A)
+    "unknown-caller": Prompt("d'un correspondant inconnu", "from an unknown caller"),  # (A)
+    "today": Prompt("aujourd'hui", "today"),  # (A)
+    "yesterday": Prompt("hier", "yesterday"),  # (A)
+    "message-menu": Prompt(
+        "Pour réécouter ce message, appuyez sur 5. Pour le message suivant, appuyez sur 6. "
+        "Pour le message précédent, appuyez sur 4. Pour supprimer ce message, appuyez sur 7. "
+        "Pour l'archiver, appuyez sur 9. Pour rappeler la personne, appuyez sur 3. "
+        "Pour revenir au menu principal, appuyez sur étoile.",
+        "To replay this message, press 5. For the next message, press 6. "
+        "For the previous message, press 4. To delete this message, press 7. "
+        "To save it, press 9. To call the person back, press 3. "
+        "To go back to the main menu, press star.",
+    ),
+    "message-deleted": Prompt("Message supprimé.", "Message deleted."),  # (A)
+    "message-restored": Prompt("Message restauré.", "Message undeleted."),  # (A)
+    "message-saved-folder": Prompt("Message archivé.", "message saved"),  # (A)
+    "no-more-messages": Prompt("Il n'y a pas d'autre message.", "No more messages."),  # (A)
+    # Greetings.
+    "greetings-menu": Prompt(
+        "Pour écouter votre annonce d'accueil, appuyez sur 1. Pour enregistrer une nouvelle annonce, "
+        "appuyez sur 2. Pour supprimer votre annonce et revenir à l'annonce standard, appuyez sur 3. "
+        "Pour enregistrer à nouveau votre nom, appuyez sur 4. "
+        "Pour revenir au menu principal, appuyez sur étoile.",
+        "To listen to your greeting, press 1. To record a new greeting, press 2. "
+        "To delete your greeting and go back to the standard greeting, press 3. "
+        "To record your name again, press 4. To go back to the main menu, press star.",
+    ),
+    "record-after-tone": Prompt(
+        "Parlez après le bip. Quand vous avez terminé, appuyez sur dièse.",
+        "Speak after the tone. When you have finished, press hash.",
+    ),
+    "greeting-recorded": Prompt("Votre annonce a été enregistrée.", "Your greeting has been recorded."),
+    "greeting-deleted": Prompt(
+        "Votre annonce a été supprimée. Vos correspondants entendront l'annonce standard.",
+        "Your greeting has been deleted. Callers will hear the standard greeting.",
+    ),
+    "no-personal-greeting": Prompt(
+        "Vous n'avez pas d'annonce personnelle.",
+        "You have no personal greeting.",
+    ),
+    # PIN change. A refused PIN: "pin-weak-" + the reason code of pin_policy.WeakPin.
+    "enter-new-pin": Prompt(
+        "Veuillez composer votre nouveau code secret, suivi de la touche dièse.",
+        "Please enter your new PIN, followed by the hash key.",
+    ),
+    "reenter-new-pin": Prompt(
+        "Veuillez composer à nouveau votre nouveau code secret, suivi de la touche dièse.",
+        "Please enter your new PIN again, followed by the hash key.",
+    ),
+    "pins-dont-match": Prompt(
+        "Les deux codes ne sont pas identiques.",
+        "The two PINs do not match.",
+    ),
+    "pin-changed": Prompt("Votre code secret a été changé.", "Your PIN has been changed."),
+    "pin-weak-length": Prompt(
+        "Ce code n'a pas le bon nombre de chiffres.",
+        "This PIN does not have the right number of digits.",
+    ),
+    # "pin-must-have" + number + "pin-digits": "votre code secret doit comporter six chiffres".
+    "pin-must-have": Prompt("Votre code secret doit comporter", "Your PIN must have"),
+    "pin-digits": Prompt("chiffres.", "digits."),
+    "pin-weak-repeated": Prompt(
+        "Ce code est trop facile à deviner : il répète le même chiffre.",
+        "This PIN is too easy to guess: it repeats the same digit.",
+    ),
+    "pin-weak-sequence": Prompt(
+        "Ce code est trop facile à deviner : ses chiffres se suivent.",
+        "This PIN is too easy to guess: its digits follow each other.",
+    ),
+    "pin-weak-pairs": Prompt(
+        "Ce code est trop facile à deviner : il répète le même groupe de chiffres.",
+        "This PIN is too easy to guess: it repeats the same group of digits.",
+    ),
+    "pin-weak-year": Prompt(
+        "Ce code est trop facile à deviner : il ressemble à une année.",
+        "This PIN is too easy to guess: it looks like a year.",
+    ),
+    "pin-weak-date": Prompt(
+        "Ce code est trop facile à deviner : il ressemble à une date.",
+        "This PIN is too easy to guess: it looks like a date.",
+    ),
+    "pin-weak-own-number": Prompt(
+        "Ce code est trop facile à deviner : il reprend les chiffres de votre numéro de téléphone.",
+        "This PIN is too easy to guess: it uses the digits of your phone number.",
+    ),
+    "pin-weak-common": Prompt(
+        "Ce code est trop facile à deviner : il est très souvent utilisé.",
+        "This PIN is too easy to guess: it is very often used.",
+    ),
+    # Callback: a logged-in person calls out through the service.
+    "enter-number-to-call": Prompt(
+        "Veuillez composer le numéro que vous souhaitez appeler.",
+        "please enter the number you wish to call",  # (A)
+    ),
+    "calling": Prompt(
+        "Veuillez patienter, nous appelons votre correspondant.",
+        "please wait while i connect your call",  # (A)
+    ),
+    "destination-refused-premium": Prompt(
+        "Les numéros surtaxés ne peuvent pas être appelés avec ce service.",
+        "Premium-rate numbers cannot be called with this service.",
+    ),
+    "destination-refused-short": Prompt(
+        "Les numéros courts ne peuvent pas être appelés avec ce service.",
+        "Short numbers cannot be called with this service.",
+    ),
+    "destination-refused-international": Prompt(
+        "Les numéros internationaux ne peuvent pas être appelés avec ce service.",
+        "International numbers cannot be called with this service.",
+    ),
+    "destination-refused-withheld": Prompt(
+        "Cette personne a masqué son numéro : elle ne peut pas être rappelée.",
+        "This caller withheld their number, so they cannot be called back.",
+    ),
+    "destination-refused-invalid": Prompt(
+        "Ce numéro n'est pas valide. Veuillez vérifier le numéro.",
+        "This number is not valid. Please check the number.",
+    ),
+    "emergency-dial-directly": Prompt(
+        "Pour joindre les services d'urgence, raccrochez et composez directement le numéro "
+        "depuis votre téléphone. L'appel est gratuit.",
+        "To reach the emergency services, hang up and dial the number directly from your phone. "
+        "The call is free.",
+    ),
+    "outbound-suspended": Prompt(
+        "Les appels ne sont pas disponibles sur votre compte pour le moment. "
+        "Veuillez contacter la structure qui vous accompagne.",
+        "Calls are not available on your account at the moment. "
+        "Please contact the centre that supports you.",
+    ),
+    "quota-exhausted": Prompt(
+        "Vous avez utilisé tout votre temps d'appel disponible pour le moment.",
+        "You have used all your available call time for now.",
+    ),
+    "too-many-calls": Prompt(
+        "Vous avez passé trop d'appels en peu de temps. Veuillez réessayer plus tard.",
+        "You have made too many calls in a short time. Please try again later.",
+    ),
+    "call-limit-warning": Prompt("Il vous reste une minute.", "You have one minute left."),
+    "call-busy": Prompt(
+        "La ligne de votre correspondant est occupée. Veuillez réessayer plus tard.",
+        "The line is busy. Please try again later.",
+    ),
+    "call-no-answer": Prompt("Votre correspondant ne répond pas.", "The number is not answering."),  # (A)
+    "call-failed": Prompt("L'appel n'a pas pu aboutir.", "The call could not be connected."),
+    "call-ended": Prompt("L'appel est terminé.", "The call has ended."),
+    # Units for durations and times. English times use the 12-hour clock, as Asterisk says them:
+    # "two oh five p m", "two o'clock p m"; French says "quatorze heures cinq".
+    "hour": Prompt("heure", "hour"),
+    "hours": Prompt("heures", "hours"),  # (A)
+    "minute": Prompt("minute", "minute"),  # (A)
+    "minutes": Prompt("minutes", "minutes"),  # (A)
+    "time-oh": Prompt("zéro", "oh"),  # (A)
+    "time-oclock": Prompt("heures", "o'clock"),  # (A)
+    "time-am": Prompt("du matin", "a m"),  # (A)
+    "time-pm": Prompt("de l'après-midi", "p m"),  # (A)
+}
+
+_WEEKDAYS: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAYS_FR: Final = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+_MONTHS: Final = (
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+)  # fmt: skip
+_MONTHS_FR: Final = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)  # fmt: skip
+
+_FR_UNITS: Final = (
+    "zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix",
+    "onze", "douze", "treize", "quatorze", "quinze", "seize", "dix-sept", "dix-huit", "dix-neuf",
+)  # fmt: skip
+_FR_TENS: Final = {20: "vingt", 30: "trente", 40: "quarante", 50: "cinquante", 60: "soixante"}
+_EN_UNITS: Final = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen",
+)  # fmt: skip
+_EN_TENS: Final = {
+    20: "twenty", 30: "thirty", 40: "forty", 50: "fifty",
+    60: "sixty", 70: "seventy", 80: "eighty", 90: "ninety",
+}  # fmt: skip
+_EN_ORDINAL_UNITS: Final = (
+    "", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+    "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth",
+    "seventeenth", "eighteenth", "nineteenth",
+)  # fmt: skip
+# Numbers whose French feminine differs ("une heure", "vingt et une heures", "14 h 31").
+FEMININE_NUMBERS: Final = (1, 21, 31, 41, 51)
+
+
+def french_number(n: int, *, feminine: bool = False) -> str:
+    """0-99 in words, traditional spelling: vingt et un, soixante et onze, quatre-vingts."""
+    if not 0 <= n <= 99:
+        raise ValueError(f"{n} is outside 0-99")
+    if n < 20:
+        words = _FR_UNITS[n]
+    elif n < 70:
+        tens, unit = divmod(n, 10)
+        words = _FR_TENS[tens * 10]
+        if unit == 1:
+            words += " et un"
+        elif unit:
+            words += "-" + _FR_UNITS[unit]
+    elif n < 80:
+        words = "soixante et onze" if n == 71 else "soixante-" + _FR_UNITS[n - 60]
+    elif n == 80:
+        words = "quatre-vingts"
+    else:
+        words = "quatre-vingt-" + _FR_UNITS[n - 80]
+    if feminine and words.endswith("un"):
+        words += "e"
+    return words
+
+
+def english_number(n: int) -> str:
+    if not 0 <= n <= 99:
+        raise ValueError(f"{n} is outside 0-99")
+    if n < 20:
+        return _EN_UNITS[n]
+    tens, unit = divmod(n, 10)
+    return _EN_TENS[tens * 10] + ("-" + _EN_UNITS[unit] if unit else "")
+
+
+def french_ordinal(n: int) -> str:
+    """1-31: premier, deuxième, ..., vingt et unième, trente et unième."""
+    if n == 1:
+        return "premier"
+    words = french_number(n)
+    if words.endswith("un"):
+        return words + "ième"
+    if words.endswith("cinq"):
+        return words + "uième"
+    if words.endswith("neuf"):
+        return words[:-1] + "vième"
+    if words.endswith("e"):
+        words = words[:-1]
+    return words + "ième"
+
+
+def english_ordinal(n: int) -> str:
+    if n < 20:
+        return _EN_ORDINAL_UNITS[n]
+    tens, unit = divmod(n, 10)
+    if unit:
+        return _EN_TENS[tens * 10] + "-" + _EN_ORDINAL_UNITS[unit]
+    return _EN_TENS[tens * 10][:-1] + "ieth"
+
+
+def _generated() -> dict[str, Prompt]:
+    prompts: dict[str, Prompt] = {}
+    for d in range(10):
+        prompts[f"digit-{d}"] = Prompt(_FR_UNITS[d], _EN_UNITS[d])
+    for n in range(MAX_NUMBER + 1):
+        prompts[f"number-{n}"] = Prompt(french_number(n), english_number(n))
+    for n in FEMININE_NUMBERS:
+        prompts[f"number-{n}-f"] = Prompt(french_number(n, feminine=True), english_number(n))
+    for n in range(1, 32):
+        prompts[f"ordinal-{n}"] = Prompt(french_ordinal(n), english_ordinal(n))
+    for en, fr in zip(_WEEKDAYS, _WEEKDAYS_FR, strict=True):
+        prompts[f"day-{en}"] = Prompt(fr, en.capitalize())
+    for en, fr in zip(_MONTHS, _MONTHS_FR, strict=True):
+        prompts[f"month-{en}"] = Prompt(fr, en.capitalize())
+    return prompts
+
+
+def _build() -> Mapping[str, Prompt]:
+    generated = _generated()
+    clash = set(generated) & set(_SENTENCES)
+    if clash:
+        raise RuntimeError(f"prompt names defined twice: {sorted(clash)}")
+    return MappingProxyType({**_SENTENCES, **generated})
+
+
+#: Every prompt, by name. Read-only: add a prompt above, then run sounds/render.py.
+CATALOGUE: Final[Mapping[str, Prompt]] = _build()
+
+
+# --- Names and media URIs ----------------------------------------------------------------------
+
+
+def require(name: str) -> str:
+    """``name`` itself if it is a catalogue prompt; KeyError otherwise."""
+    if name not in CATALOGUE:
+        raise KeyError(f"no prompt named {name!r} in the catalogue")
+    return name
+
+
+def text(name: str, language: str) -> str:
+    """What prompt ``name`` says in ``language``."""
+    return CATALOGUE[require(name)].text(language)
+
+
+def media(name: str, language: str, prompt_set: str = DEFAULT_PROMPT_SET) -> str:
+    """The Asterisk media URI of one prompt: ``sound:reconnect/std/fr/mailbox-full``."""
+    return f"sound:{SOUNDS_SUBDIR}/{_prompt_set(prompt_set)}/{_language(language)}/{require(name)}"
+
+
+def media_list(names: Iterable[str], language: str, prompt_set: str = DEFAULT_PROMPT_SET) -> list[str]:
+    """The media URIs of several prompts, to play one after the other."""
+    return [media(name, language, prompt_set) for name in names]
+
+
+def digits_media(number: str, language: str, prompt_set: str = DEFAULT_PROMPT_SET) -> list[str]:
+    """A phone number said digit by digit, as a caller in France would dial it.
+
+    ``+33142685300`` is said "0 1 4 2 6 8 5 3 0 0"; another country's ``+44...`` is said
+    "0 0 4 4 ...". Spaces and punctuation are ignored.
+    """
+    return media_list((f"digit-{d}" for d in dialled_digits(number)), language, prompt_set)
+
+
+def dialled_digits(number: str) -> str:
+    """The digits a caller in France dials for ``number`` (E.164 or national form)."""
+    written = (number or "").strip()
+    digits = "".join(c for c in written if c in "0123456789")
+    if not digits or "+" in written[1:]:
+        raise ValueError(f"{number!r} is not a phone number that can be said")
+    if written.startswith("+"):
+        return "0" + digits[2:] if digits.startswith("33") else "00" + digits
+    return digits
+
+
+def number_media(
+    n: int, language: str, prompt_set: str = DEFAULT_PROMPT_SET, *, feminine: bool = False
+) -> list[str]:
+    """A number from 0 to MAX_NUMBER (``feminine``: "une", "vingt et une" in French)."""
+    if not 0 <= n <= MAX_NUMBER:
+        raise ValueError(f"cannot say {n}: numbers are said from 0 to {MAX_NUMBER}")
+    name = f"number-{n}-f" if feminine and n in FEMININE_NUMBERS else f"number-{n}"
+    return [media(name, language, prompt_set)]
+
+
+def count_media(
+    n: int, singular: str, plural: str, language: str, prompt_set: str = DEFAULT_PROMPT_SET
+) -> list[str]:
+    """A number and a noun that agrees with it: 3 "new-messages", 1 "new-message".
+
+    French takes the singular for 0 and 1, English for 1 only.
+    """
+    one = n <= 1 if _language(language) == "fr" else n == 1
+    return [*number_media(n, language, prompt_set), media(singular if one else plural, language, prompt_set)]
+
+
+def time_media(hour: int, minute: int, language: str, prompt_set: str = DEFAULT_PROMPT_SET) -> list[str]:
+    """A clock time. French: "quatorze heures cinq", "une heure", "zéro heure trente et une".
+    English (12-hour clock, as Asterisk says it): "two oh five p m", "two o'clock p m"."""
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        raise ValueError(f"{hour}:{minute} is not a time of day")
+    if _language(language) == "fr":
+        names = [f"number-{hour}-f" if hour in FEMININE_NUMBERS else f"number-{hour}"]
+        names.append("hour" if hour <= 1 else "hours")
+        if minute:
+            names.append(f"number-{minute}-f" if minute in FEMININE_NUMBERS else f"number-{minute}")
+    else:
+        names = [f"number-{hour % 12 or 12}"]
+        if minute == 0:
+            names.append("time-oclock")
+        elif minute < 10:
+            names += ["time-oh", f"number-{minute}"]
+        else:
+            names.append(f"number-{minute}")
+        names.append("time-am" if hour < 12 else "time-pm")
+    return media_list(names, language, prompt_set)
+
+
+def date_media(day: dt.date, language: str, prompt_set: str = DEFAULT_PROMPT_SET) -> list[str]:
+    """A date with its weekday. French: "mardi vingt-quatre novembre", "mardi premier décembre".
+    English: "Tuesday November twenty-fourth"."""
+    weekday = f"day-{_WEEKDAYS[day.weekday()]}"
+    month = f"month-{_MONTHS[day.month - 1]}"
+    if _language(language) == "fr":
+        names = [weekday, "ordinal-1" if day.day == 1 else f"number-{day.day}", month]
+    else:
+        names = [weekday, month, f"ordinal-{day.day}"]
+    return media_list(names, language, prompt_set)
+
+
+def envelope_media(
+    index: int,
+    received_at: dt.datetime,
+    caller: str | None,
+    language: str,
+    prompt_set: str = DEFAULT_PROMPT_SET,
+    *,
+    now: dt.datetime | None = None,
+    timezone: str = LOCAL_TIMEZONE,
+) -> list[str]:
+    """What is said before a message: "message 1, reçu mardi 24 novembre à 14 h 05, du numéro
+    0 1 4 2 6 8 5 3 0 0" (or "d'un correspondant inconnu" when ``caller`` is None).
+
+    ``received_at`` and ``now`` are aware datetimes (naive ones are taken as already local); they
+    are said in ``timezone``. A message of today or yesterday says "aujourd'hui"/"hier" instead of
+    the date.
+    """
+    zone = ZoneInfo(timezone)
+    local = _local(received_at, zone)
+    today = _local(now or dt.datetime.now(dt.UTC), zone).date()
+    result = [media("message", language, prompt_set), *number_media(index, language, prompt_set)]
+    result.append(media("received", language, prompt_set))
+    if local.date() == today:
+        result.append(media("today", language, prompt_set))
+    elif local.date() == today - dt.timedelta(days=1):
+        result.append(media("yesterday", language, prompt_set))
+    else:
+        result += date_media(local.date(), language, prompt_set)
+    result.append(media("at", language, prompt_set))
+    result += time_media(local.hour, local.minute, language, prompt_set)
+    if caller:
+        result += [media("from", language, prompt_set), *digits_media(caller, language, prompt_set)]
+    else:
+        result.append(media("unknown-caller", language, prompt_set))
+    return result
+
+
+def _local(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    return moment.astimezone(zone) if moment.tzinfo is not None else moment
+
+
+def _language(language: str) -> str:
+    # Accepts models.Language too (a str enum) without importing the models here.
+    value = getattr(language, "value", language)
+    if value not in LANGUAGES:
+        raise ValueError(f"no prompts in language {language!r}; languages are {', '.join(LANGUAGES)}")
+    return value
+
+
+def _prompt_set(prompt_set: str) -> str:
+    if prompt_set not in PROMPT_SETS:
+        raise ValueError(f"no prompt set {prompt_set!r}; sets are {', '.join(PROMPT_SETS)}")
+    return prompt_set
