@@ -33,7 +33,7 @@ test-e2e: setup
 
 # Fails when the models and the migrations disagree (run on a throwaway database).
 check-migrations: $(STAMP)
-	$(BIN)/python -m tests.check_migrations
+	$(BIN)/python tests/pg.py check-migrations
 
 # PostgreSQL, the Asterisk sandbox (carrier simulator + pbx), `serve`, and a demo person.
 demo: setup
