@@ -1,0 +1,72 @@
+"""The staff CLI, ``reconnect-pbx``: one module per noun, registered on the root group below."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from reconnect_pbx import __version__
+from reconnect_pbx.cli import cards, centres, db, messages, numbers, people, pin, privacy, report, serve
+from reconnect_pbx.cli.context import App, RootGroup
+
+OPERATOR_MAX_LENGTH = 100
+
+
+def _unix_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        return f"uid-{os.getuid()}"
+
+
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="TOML config file (default: $RECONNECT_CONFIG or /etc/reconnect-pbx/reconnect-pbx.conf).",
+)
+@click.option("--operator", default=_unix_user, show_default="the Unix user", help="Who is acting, for the audit log.")
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens on stderr.")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(__version__, prog_name="reconnect-pbx")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, operator: str, verbose: bool, debug: bool) -> None:
+    """reconnect-pbx: personal phone numbers with voicemail, for centres' staff."""
+    operator = operator.strip()
+    if not operator or len(operator) > OPERATOR_MAX_LENGTH:
+        raise click.BadParameter(f"must be 1-{OPERATOR_MAX_LENGTH} characters", param_hint="--operator")
+    # Commands print what staff need; logs stay quiet unless asked for.
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
+    if debug:
+        # SQLAlchemy keeps its loggers at WARNING unless told: --debug shows the SQL too.
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+    ctx.obj = App(config_path=config_path, operator=operator, debug=debug)
+
+
+# The nouns of the CLI. New modules (serve, sandbox, demo...) are added to this list.
+COMMANDS = [
+    db.db,
+    centres.centre,
+    numbers.numbers_group,
+    people.enrol,
+    people.show,
+    people.list_people,
+    people.suspend,
+    people.resume,
+    people.close,
+    pin.pin,
+    messages.messages,
+    cards.card,
+    cards.leaflet,
+    report.report,
+    privacy.purge,
+    privacy.export,
+    serve.serve,
+]
+for _command in COMMANDS:
+    main.add_command(_command)
