@@ -1,0 +1,267 @@
+"""One caller's channel as the call flows see it: play, collect keys, record, hang up.
+
+It turns ARI's asynchronous events into plain awaitable steps with a timeout on every wait, keeps
+the keys the caller typed ahead (someone who knows the menu types before the prompt ends), and turns
+a hang-up at any moment into ``CallerHungUp``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..ari import AriClient, AriConnectionLost, ChannelGone, Event, EventTimeout
+
+log = logging.getLogger(__name__)
+
+HANGUP_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"})
+DTMF_KEYS = "0123456789*#"
+
+
+class CallerHungUp(Exception):
+    """The caller is gone: a normal end of a call."""
+
+
+@dataclass(frozen=True)
+class RecordingResult:
+    name: str
+    # "done" when Asterisk kept a file, "failed" or "canceled" otherwise.
+    state: str
+    # How the recording ended: "#", "hangup", "silence", "max-duration" or "unknown".
+    ended_by: str
+    cause: str | None = None
+
+
+class CallChannel:
+    def __init__(self, client: AriClient, channel: dict[str, Any]) -> None:
+        self.client = client
+        self.id: str = channel["id"]
+        self.caller_number: str = (channel.get("caller") or {}).get("number", "") or ""
+        self.language: str = channel.get("language", "") or ""
+        self._keys: deque[str] = deque()
+        self._key_arrived = asyncio.Event()
+        self._gone = asyncio.Event()
+        self._last_key_ended_recording = False
+        self._unsubscribe = client.events.subscribe(self.id, self._on_event)
+
+    # -- events --------------------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if event.channel_id != self.id:
+            return  # e.g. the peer of a Dial event, or the other half of a Local channel
+        if event.type == "ChannelDtmfReceived":
+            self._keys.append(str(event.get("digit", "")))
+            self._key_arrived.set()
+        elif event.type in HANGUP_EVENTS:
+            self._gone.set()
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    @property
+    def hung_up(self) -> bool:
+        return self._gone.is_set()
+
+    def _check_alive(self) -> None:
+        if self._gone.is_set():
+            raise CallerHungUp(self.id)
+
+    # -- simple operations ---------------------------------------------------------------------
+
+    async def _op(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except ChannelGone:
+            self._gone.set()
+            raise CallerHungUp(self.id) from None
+
+    async def answer(self) -> None:
+        self._check_alive()
+        await self._op(self.client.answer(self.id))
+
+    async def hangup(self) -> None:
+        await self.client.hangup(self.id)
+        self._gone.set()
+
+    def clear_keys(self) -> None:
+        self._keys.clear()
+        self._key_arrived.clear()
+
+    # -- playback ------------------------------------------------------------------------------
+
+    async def play(self, media: Sequence[str], *, interrupt: str = "", timeout: float = 600) -> str | None:
+        """Play ``media`` in order. Returns the key that interrupted it (left in the key buffer for
+        the next ``get_key``/``get_digits``), or None when it played to the end."""
+        self._check_alive()
+        if not media:
+            return None
+        for key in self._keys:
+            if key in interrupt:
+                return key
+        self._drop_keys_not_in(interrupt)
+        playback_id = f"pb-{uuid.uuid4().hex}"
+        finished = self.client.expect({"PlaybackFinished"}, playback_id)
+        try:
+            await self._op(self.client.play(self.id, media, playback_id))
+            while True:
+                key_wait = asyncio.ensure_future(self._key_arrived.wait())
+                gone_wait = asyncio.ensure_future(self._gone.wait())
+                try:
+                    done, _ = await asyncio.wait(
+                        {finished.future, key_wait, gone_wait},
+                        timeout=timeout,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                finally:
+                    key_wait.cancel()
+                    gone_wait.cancel()
+                if self._gone.is_set():
+                    raise CallerHungUp(self.id)
+                if not done:
+                    raise EventTimeout(f"playback {playback_id} did not finish in {timeout} s")
+                pressed = self._first_key_in(interrupt)
+                if pressed is not None:
+                    await self.client.stop_playback(playback_id)
+                    return pressed
+                if finished.future.done():
+                    event = finished.future.result()
+                    if event["playback"].get("state") == "failed":
+                        log.error("channel %s: playback failed for %s", self.id, list(media))
+                    return None
+        except AriConnectionLost:
+            # Events are lost until we reconnect: carry on as if the prompt had been heard.
+            log.warning("channel %s: event stream lost during a prompt", self.id)
+            return None
+        finally:
+            finished.cancel()
+
+    def _drop_keys_not_in(self, keep: str) -> None:
+        kept = [k for k in self._keys if k in keep]
+        self._keys.clear()
+        self._keys.extend(kept)
+        if not self._keys:
+            self._key_arrived.clear()
+
+    def _first_key_in(self, keys: str) -> str | None:
+        self._drop_keys_not_in(keys)
+        return self._keys[0] if self._keys else None
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    async def get_key(self, timeout: float) -> str | None:
+        """The next key typed (or typed ahead), or None after ``timeout`` seconds of silence."""
+        self._check_alive()
+        if not self._keys:
+            self._key_arrived.clear()
+            gone_wait = asyncio.ensure_future(self._gone.wait())
+            key_wait = asyncio.ensure_future(self._key_arrived.wait())
+            try:
+                await asyncio.wait({gone_wait, key_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                gone_wait.cancel()
+                key_wait.cancel()
+            self._check_alive()
+            if not self._keys:
+                return None
+        key = self._keys.popleft()
+        if not self._keys:
+            self._key_arrived.clear()
+        return key
+
+    async def get_digits(
+        self, max_digits: int, *, first_timeout: float, next_timeout: float = 5.0, terminator: str = "#"
+    ) -> str | None:
+        """Digits until ``terminator``, ``max_digits``, or a pause; None if nothing was typed.
+
+        The terminator is not part of the result; '*' typed alone returns '*' (cancel)."""
+        digits = ""
+        timeout = first_timeout
+        while len(digits) < max_digits:
+            key = await self.get_key(timeout)
+            if key is None:
+                break
+            if key in terminator:
+                if digits:
+                    break
+                continue
+            if key == "*" and not digits:
+                return "*"
+            digits += key
+            timeout = next_timeout
+        return digits or None
+
+    # -- recording -----------------------------------------------------------------------------
+
+    async def record(
+        self,
+        name: str,
+        *,
+        max_duration_seconds: int,
+        max_silence_seconds: int,
+        terminate_on: str = "#",
+        beep: bool = False,
+    ) -> RecordingResult:
+        """Record what the caller says. A hang-up ends the recording and keeps the file."""
+        self._check_alive()
+        self.clear_keys()
+        done = self.client.expect({"RecordingFinished", "RecordingFailed"}, name)
+        try:
+            await self._op(
+                self.client.record(
+                    self.id,
+                    name,
+                    format="wav",
+                    max_duration_seconds=max_duration_seconds,
+                    max_silence_seconds=max_silence_seconds,
+                    terminate_on=terminate_on,
+                    beep=beep,
+                    if_exists="overwrite",
+                )
+            )
+            try:
+                event = await done.wait(timeout=max_duration_seconds + 30)
+            except (AriConnectionLost, EventTimeout):
+                event = await self._recording_outcome_by_polling(name, max_duration_seconds)
+        finally:
+            done.cancel()
+        recording = event.get("recording") or {}
+        ended_by = "unknown"
+        if self._gone.is_set():
+            ended_by = "hangup"
+        elif self._keys and self._keys[-1] in terminate_on:
+            ended_by = self._keys.pop()
+        elif recording.get("silence_duration") and max_silence_seconds and int(
+            recording.get("silence_duration") or 0
+        ) >= max_silence_seconds:
+            ended_by = "silence"
+        elif recording.get("duration") and int(recording.get("duration") or 0) >= max_duration_seconds:
+            ended_by = "max-duration"
+        return RecordingResult(
+            name=name,
+            state=str(recording.get("state", "failed" if event.type == "RecordingFailed" else "done")),
+            ended_by=ended_by,
+            cause=recording.get("cause"),
+        )
+
+    async def _recording_outcome_by_polling(self, name: str, max_duration_seconds: int) -> Event:
+        """The event stream dropped during a recording: ask Asterisk until the recording ends."""
+        from ..ari import NotFound
+
+        log.warning("channel %s: lost the recording's events, polling Asterisk", self.id)
+        deadline = asyncio.get_running_loop().time() + max_duration_seconds + 30
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                live = await self.client.live_recording(name)
+            except NotFound:
+                return Event("RecordingFinished", {"recording": {"name": name, "state": "done"}})
+            except Exception:  # Asterisk itself may be restarting; keep asking until the deadline
+                live = {}
+            if live.get("state") in {"done", "failed", "canceled"}:
+                return Event("RecordingFinished", {"recording": live})
+            await asyncio.sleep(0.5)
+        return Event("RecordingFailed", {"recording": {"name": name, "state": "failed"}})

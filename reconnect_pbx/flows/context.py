@@ -1,0 +1,46 @@
+"""What every call flow needs, wired once by ``serve``: ARI, settings, the database, audio."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from .. import prompts
+from ..ari import AriClient
+from ..config import Settings
+from ..db import transaction
+from ..media import MediaServer
+from ..storage import AudioStore
+
+T = TypeVar("T")
+
+
+@dataclass
+class FlowContext:
+    client: AriClient
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    store: AudioStore
+    media: MediaServer
+    # The database driver blocks: queries run on a small pool of their own, never on the event loop.
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(8, "db"))
+
+    async def db(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(session, *args)`` in one transaction on the database pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self._in_transaction, work, args)
+
+    def _in_transaction(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+        with transaction(self.session_factory) as session:
+            return work(session, *args)
+
+    def prompt(self, name: str, language: str) -> str:
+        return prompts.media(name, language, self.settings.voicemail.prompt_set)
+
+    def prompts(self, names: list[str], language: str) -> list[str]:
+        return [self.prompt(name, language) for name in names]

@@ -1,0 +1,235 @@
+"""Deposit: someone dials a person's personal number and leaves a message.
+
+States: look up the number → (intercept | mailbox full | greeting) → record → store → goodbye.
+Each state does its work and returns the next one; ``None`` ends the call. A message that was
+recorded is never thrown away because of an error after recording: if it cannot be stored, the
+file stays in Asterisk's spool for the recovery sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Optional
+
+import phonenumbers
+
+from .. import prompts
+from ..ari import AriError, NotFound
+from ..models import Language
+from ..services import voicemail
+from ..storage import InvalidAudio, wav_duration_ms
+from .channel import CallChannel, CallerHungUp
+from .context import FlowContext
+
+log = logging.getLogger(__name__)
+
+Step = Optional[Callable[[], Awaitable["Step"]]]
+
+# Keys that end the greeting: '*' to log in to one's own mailbox, '#' to skip to the tone.
+LOGIN_KEY = "*"
+SKIP_GREETING_KEY = "#"
+
+# Set by the access flow when it lands: (ctx, channel, target) -> runs the login for this mailbox.
+login_hook: Callable[[FlowContext, CallChannel, voicemail.MailboxTarget], Awaitable[None]] | None = None
+
+
+async def run(ctx: FlowContext, channel: CallChannel, args: list[str]) -> None:
+    dialled = args[0] if args else ""
+    presentation = args[1] if len(args) > 1 else ""
+    call = DepositCall(
+        ctx=ctx,
+        channel=channel,
+        dialled=dialled,
+        caller=caller_e164(channel.caller_number, presentation, ctx.settings.numbers.default_region),
+        started_at=datetime.now(timezone.utc),
+    )
+    step: Step = call.look_up
+    while step is not None:
+        step = await step()
+
+
+def caller_e164(raw: str, presentation: str, region: str) -> str | None:
+    """The caller's number in E.164, or None when withheld or not a phone number at all."""
+    if presentation.lower().startswith(("prohib", "unavailable")):
+        return None
+    cleaned = re.sub(r"[\s.()-]", "", raw or "")
+    if not re.fullmatch(r"\+?[0-9]{2,20}", cleaned):
+        return None  # "anonymous", "unknown", empty...
+    try:
+        parsed = phonenumbers.parse(cleaned, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _recording_name(call: DepositCall) -> str:
+    # Called number, caller and time in the name: if the app dies before storing it, the recovery
+    # sweep can still attribute the file to whoever held the number at that moment.
+    caller = (call.caller or "withheld").lstrip("+")
+    millis = int(call.started_at.timestamp() * 1000)
+    channel = re.sub(r"[^A-Za-z0-9]", "-", call.channel.id)
+    return f"deposit-{call.dialled.lstrip('+')}-{caller}-{millis}-{channel}"
+
+
+@dataclass
+class DepositCall:
+    ctx: FlowContext
+    channel: CallChannel
+    dialled: str
+    caller: str | None
+    started_at: datetime
+    target: voicemail.MailboxTarget | None = None
+    recording_name: str = ""
+
+    @property
+    def language(self) -> str:
+        return (self.target.language if self.target else Language.FR).value
+
+    def _play(self, names: list[str]) -> list[str]:
+        return self.ctx.prompts(names, self.language)
+
+    async def look_up(self) -> Step:
+        self.target = await self.ctx.db(voicemail.find_mailbox_for_number, self.dialled, self.started_at)
+        if self.target is None:
+            log.info("channel %s: %s is not in service", self.channel.id, self.dialled)
+            return self.intercept
+        log.info(
+            "channel %s: deposit for mailbox %s (caller %s)",
+            self.channel.id,
+            self.target.mailbox_id,
+            "withheld" if self.caller is None else "presented",
+        )
+        if self.target.message_count >= self.ctx.settings.voicemail.mailbox_capacity:
+            return self.mailbox_full
+        return self.greet
+
+    async def intercept(self) -> Step:
+        await self.channel.answer()
+        await self.channel.play(self._play(["not-in-service"]))
+        await self.channel.hangup()
+        return None
+
+    async def mailbox_full(self) -> Step:
+        log.info("channel %s: mailbox %s is full", self.channel.id, self.target.mailbox_id)
+        await self.channel.answer()
+        key = await self.channel.play(self._play(["mailbox-full"]), interrupt=LOGIN_KEY)
+        if key == LOGIN_KEY:
+            return self.login
+        await self.channel.hangup()
+        return None
+
+    async def greet(self) -> Step:
+        await self.channel.answer()
+        key = await self.channel.play(self._greeting_media(), interrupt=LOGIN_KEY + SKIP_GREETING_KEY)
+        if key == LOGIN_KEY:
+            return self.login
+        self.channel.clear_keys()
+        return self.record
+
+    def _greeting_media(self) -> list[str]:
+        target = self.target
+        if target.personal_greeting_audio_id is not None:
+            return [self.ctx.media.media_for(target.personal_greeting_audio_id)]
+        if target.name_audio_id is not None:
+            who = [self.ctx.media.media_for(target.name_audio_id)]
+        else:
+            who = prompts.digits_media(target.number, self.language, self.ctx.settings.voicemail.prompt_set)
+        return [
+            *self._play(["greeting-default-intro"]),
+            *who,
+            *self._play(["greeting-default-leave"]),
+        ]
+
+    async def login(self) -> Step:
+        self.channel.clear_keys()
+        if login_hook is None:
+            await self.channel.play(self._play(["not-available-yet"]))
+            await self.channel.hangup()
+            return None
+        await login_hook(self.ctx, self.channel, self.target)
+        return None
+
+    async def record(self) -> Step:
+        settings = self.ctx.settings.voicemail
+        self.recording_name = _recording_name(self)
+        await self.channel.play(self._play(["beep"]))
+        result = await self.channel.record(
+            self.recording_name,
+            max_duration_seconds=settings.max_message_seconds,
+            max_silence_seconds=settings.max_silence_seconds,
+            terminate_on="#",
+        )
+        log.info(
+            "channel %s: recording %s ended by %s (%s)",
+            self.channel.id,
+            result.state,
+            result.ended_by,
+            result.cause or "-",
+        )
+        if result.state != "done":
+            if not self.channel.hung_up:
+                await self.channel.play(self._play(["technical-problem"]))
+                await self.channel.hangup()
+            return None
+        return self.store
+
+    async def store(self) -> Step:
+        try:
+            audio = await self.ctx.client.stored_recording_file(self.recording_name)
+        except NotFound:
+            log.error("channel %s: Asterisk kept no file for the recording", self.channel.id)
+            return self.say_goodbye(["technical-problem"])
+        try:
+            duration_ms = wav_duration_ms(audio)
+        except InvalidAudio as exc:
+            log.error("channel %s: recording is not a valid WAV (%s); left in the spool", self.channel.id, exc)
+            return self.say_goodbye(["technical-problem"])
+        if duration_ms < self.ctx.settings.voicemail.min_message_seconds * 1000:
+            log.info("channel %s: message of %d ms dropped (too short)", self.channel.id, duration_ms)
+            await self.ctx.client.delete_stored_recording(self.recording_name)
+            return self.say_goodbye(["message-too-short"])
+        message = voicemail.NewMessage(
+            mailbox_id=self.target.mailbox_id,
+            caller_number=self.caller,
+            called_number=self.target.number,
+            received_at=self.started_at,
+            duration_ms=duration_ms,
+            source_channel_id=self.channel.id,
+        )
+        try:
+            message_id = await self.ctx.db(voicemail.store_message, self.ctx.store, message, audio)
+        except Exception:
+            # Never lose it: the file stays in Asterisk's spool for the recovery sweep.
+            log.exception("channel %s: could not store the message; left in the spool", self.channel.id)
+            return self.say_goodbye(["message-saved"])
+        log.info(
+            "channel %s: message %s stored (%d ms) in mailbox %s",
+            self.channel.id,
+            message_id,
+            duration_ms,
+            self.target.mailbox_id,
+        )
+        try:
+            await self.ctx.client.delete_stored_recording(self.recording_name)
+        except AriError:
+            log.warning("channel %s: stored, but could not delete the spool file", self.channel.id)
+        return self.say_goodbye(["message-saved"])
+
+    def say_goodbye(self, names: list[str]) -> Step:
+        async def goodbye() -> Step:
+            if self.channel.hung_up:
+                return None
+            try:
+                await self.channel.play(self._play(names))
+            except CallerHungUp:
+                return None
+            await self.channel.hangup()
+            return None
+
+        return goodbye

@@ -1,0 +1,73 @@
+"""``reconnect-pbx serve``: wires ARI, the database, the media server and the call flows together.
+
+This is the one place where transport and domain meet; everything it builds is passed down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from .ari import AriClient
+from .config import Settings
+from .db import make_engine, make_session_factory
+from .flows.context import FlowContext
+from .media import MediaServer
+from .services import schema
+from .stasis import StasisApplication
+from .storage import PostgresAudioStore
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run the Stasis application until SIGTERM/SIGINT (or ``stop`` is set)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass  # not the main thread (tests)
+
+    engine = make_engine(settings.database.url, pool_size=10, max_overflow=5)
+    # Refuse to start on a database that is unreachable or not migrated: one clear line.
+    with engine.connect() as connection:
+        schema.ensure_current(connection)
+    session_factory = make_session_factory(engine)
+    store = PostgresAudioStore()
+    media = MediaServer(
+        session_factory,
+        store,
+        listen_address=settings.media.listen_address,
+        listen_port=settings.media.listen_port,
+        public_url=settings.media.public_url,
+    )
+    client = AriClient(
+        settings.ari.url,
+        settings.ari.username,
+        settings.ari.password,
+        settings.ari.app,
+        request_timeout=settings.ari.request_timeout_seconds,
+        reconnect_initial=settings.ari.reconnect_initial_seconds,
+        reconnect_max=settings.ari.reconnect_max_seconds,
+    )
+    ctx = FlowContext(
+        client=client, settings=settings, session_factory=session_factory, store=store, media=media
+    )
+    application = StasisApplication(ctx)
+    await media.start()
+    websocket = asyncio.create_task(client.run(), name="ari-websocket")
+    log.info("serving ARI application %s on %s", settings.ari.app, settings.ari.url)
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping: letting %d call(s) finish", len(application.calls))
+        await application.drain(timeout=30)
+        await client.close()
+        websocket.cancel()
+        await asyncio.gather(websocket, return_exceptions=True)
+        await media.stop()
+        ctx.executor.shutdown(wait=False)
+        engine.dispose()

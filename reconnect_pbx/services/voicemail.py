@@ -1,0 +1,125 @@
+"""Voicemail domain services: whose mailbox a call reaches, and storing what callers leave.
+
+No transport here: the call flows call these (in a worker thread) with a session of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from ..models import (
+    Beneficiary,
+    BeneficiaryStatus,
+    Greeting,
+    GreetingKind,
+    Language,
+    Mailbox,
+    Message,
+    MessageState,
+    NumberAssignment,
+    PhoneNumber,
+)
+from ..storage import AudioStore
+
+
+@dataclass(frozen=True)
+class MailboxTarget:
+    """What a call to a personal number needs to know about the person who holds it."""
+
+    beneficiary_id: int
+    mailbox_id: int
+    number: str
+    language: Language
+    status: BeneficiaryStatus
+    personal_greeting_audio_id: int | None
+    name_audio_id: int | None
+    # Messages that count against the capacity (new and saved).
+    message_count: int
+
+
+def find_mailbox_for_number(session: Session, number: str, at: datetime) -> MailboxTarget | None:
+    """The mailbox of whoever held ``number`` at ``at``; None for an unknown, free or quarantined
+    number, or a closed person (their number is in quarantine: old contacts must not reach them)."""
+    row = session.execute(
+        select(Beneficiary, Mailbox.id, PhoneNumber.e164)
+        .join(NumberAssignment, NumberAssignment.phone_number_id == PhoneNumber.id)
+        .join(Beneficiary, Beneficiary.id == NumberAssignment.beneficiary_id)
+        .join(Mailbox, Mailbox.beneficiary_id == Beneficiary.id)
+        .where(
+            PhoneNumber.e164 == number,
+            NumberAssignment.started_at <= at,
+            (NumberAssignment.ended_at.is_(None)) | (NumberAssignment.ended_at > at),
+        )
+    ).first()
+    if row is None:
+        return None
+    beneficiary, mailbox_id, e164 = row
+    if beneficiary.status == BeneficiaryStatus.CLOSED:
+        return None
+    greetings = dict(
+        session.execute(
+            select(Greeting.kind, Greeting.audio_id).where(Greeting.mailbox_id == mailbox_id)
+        ).all()
+    )
+    return MailboxTarget(
+        beneficiary_id=beneficiary.id,
+        mailbox_id=mailbox_id,
+        number=e164,
+        language=beneficiary.language,
+        status=beneficiary.status,
+        personal_greeting_audio_id=greetings.get(GreetingKind.PERSONAL),
+        name_audio_id=greetings.get(GreetingKind.NAME),
+        message_count=count_kept_messages(session, mailbox_id),
+    )
+
+
+def count_kept_messages(session: Session, mailbox_id: int) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(Message.mailbox_id == mailbox_id, Message.state != MessageState.DELETED)
+    ) or 0
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    mailbox_id: int
+    caller_number: str | None
+    called_number: str
+    received_at: datetime
+    duration_ms: int
+    # The channel that left it: storing the same message twice (a retry after a crash) is a no-op.
+    source_channel_id: str
+
+
+def store_message(session: Session, store: AudioStore, message: NewMessage, audio: bytes) -> int | None:
+    """Store a message and its audio. Returns its id, or None if it was already stored."""
+    already = session.scalar(
+        select(Message.id).where(Message.source_channel_id == message.source_channel_id)
+    )
+    if already is not None:
+        return None
+    audio_id = store.put(session, audio)
+    inserted = session.execute(
+        insert(Message)
+        .values(
+            mailbox_id=message.mailbox_id,
+            caller_number=message.caller_number,
+            called_number=message.called_number,
+            received_at=message.received_at,
+            duration_ms=message.duration_ms,
+            state=MessageState.NEW,
+            audio_id=audio_id,
+            source_channel_id=message.source_channel_id,
+        )
+        .on_conflict_do_nothing(index_elements=[Message.source_channel_id])
+        .returning(Message.id)
+    ).scalar()
+    if inserted is None:
+        store.delete(session, audio_id)
+    return inserted
