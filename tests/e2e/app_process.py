@@ -1,0 +1,112 @@
+"""Our application under test: ``reconnect-pbx serve`` as a real process against the sandbox pbx.
+
+One process serves the whole session; tests that need the application name for themselves
+(``pbx_app``) stop it first, and fault tests kill and restart it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from reconnect_pbx.sandbox import STASIS_APP, Sandbox
+
+CLI = str(Path(sys.executable).with_name("reconnect-pbx"))
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return sock.getsockname()[1]
+
+
+class AppProcess:
+    def __init__(self, sandbox: Sandbox, database_url: str, log_path: Path, *, prompt_set: str = "short") -> None:
+        self.sandbox = sandbox
+        self.log_path = log_path
+        pbx = sandbox.pbx
+        self.env = {
+            **os.environ,
+            "RECONNECT_CONFIG": os.devnull,
+            "RECONNECT_DATABASE_URL": database_url,
+            "RECONNECT_ARI_URL": pbx.ari_url,
+            "RECONNECT_ARI_USERNAME": pbx.ari_user,
+            "RECONNECT_ARI_PASSWORD": pbx.ari_password,
+            "RECONNECT_ARI_RECONNECT_MAX_SECONDS": "2",
+            "RECONNECT_MEDIA_LISTEN_ADDRESS": "127.0.0.1",
+            "RECONNECT_MEDIA_LISTEN_PORT": str(free_port()),
+            "RECONNECT_VOICEMAIL_PROMPT_SET": prompt_set,
+            "RECONNECT_LOGGING_LEVEL": "DEBUG",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def configure(self, **settings: str) -> None:
+        """Change settings (``voicemail_prompt_set="std"``); applied at the next start."""
+        for key, value in settings.items():
+            self.env[f"RECONNECT_{key.upper()}"] = value
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, timeout: float = 15) -> None:
+        if self.running:
+            return
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([CLI, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.wait_registered(timeout)
+
+    def wait_registered(self, timeout: float = 15) -> None:
+        """Until Asterisk lists our Stasis application (the websocket is up)."""
+        pbx = self.sandbox.pbx
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"serve exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                response = httpx.get(
+                    f"{pbx.ari_url}/ari/applications/{STASIS_APP}",
+                    auth=(pbx.ari_user, pbx.ari_password),
+                    timeout=2,
+                )
+                if response.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"serve did not register {STASIS_APP} in {timeout} s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 40) -> None:
+        if not self.running:
+            return
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies mid-call, as on a crash."""
+        if self.running:
+            assert self.process is not None
+            self.process.kill()
+            self.process.wait()
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
