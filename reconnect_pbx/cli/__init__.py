@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from reconnect_pbx import __version__
-from reconnect_pbx.cli import cards, centres, db, messages, numbers, people, pin, privacy, report, serve
+from reconnect_pbx.cli import cards, centres, db, demo, messages, numbers, people, pin, privacy, report, sandbox, serve
 from reconnect_pbx.cli.context import App, RootGroup
 
 OPERATOR_MAX_LENGTH = 100
@@ -67,6 +67,8 @@ COMMANDS = [
     privacy.purge,
     privacy.export,
     serve.serve,
+    sandbox.sandbox,
+    demo.demo,
 ]
 for _command in COMMANDS:
     main.add_command(_command)

@@ -1,0 +1,68 @@
+"""``demo``: the whole service on one machine, with a simulated carrier, to try it in minutes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import click
+
+from reconnect_pbx.cli.context import App, pass_app
+from reconnect_pbx.cli.messages import list_messages
+from reconnect_pbx.phone import national_format
+from reconnect_pbx.sandbox import SandboxError, demo as demo_service
+
+DEFAULT_MESSAGE = "Bonjour, c'est Martine de l'agence d'intérim. J'ai une mission pour vous lundi. Rappelez-moi, merci."
+
+
+@click.group()
+def demo() -> None:
+    """Run the service locally with a simulated carrier (PostgreSQL, Asterisk sandbox, serve)."""
+
+
+@demo.command("up")
+def demo_up() -> None:
+    """Start everything and enrol a demo person (safe to run again)."""
+    try:
+        state = demo_service.up()
+    except (demo_service.DemoError, SandboxError) as exc:
+        raise click.ClickException(str(exc)) from None
+    config = state.config_path
+    national = national_format(state.number)
+    click.echo(f"The demo runs: Asterisk sandbox, `serve` (log: {demo_service.DEMO_DIR / 'serve.log'}).")
+    click.echo(f"Demo person #{state.person_id}, personal number {national} ({state.number}).")
+    if state.pin:
+        click.echo(f"PIN (shown once): {state.pin}")
+    else:
+        click.echo(f"PIN: shown when the person was enrolled; a new one: reconnect-pbx --config {config} pin reset {state.person_id}")
+    click.echo("")
+    click.echo("Try it:")
+    click.echo(f"  reconnect-pbx demo call {national.replace(' ', '')}      # the carrier calls and leaves a spoken message")
+    click.echo(f"  reconnect-pbx --config {config} messages list {state.person_id}")
+    click.echo("  reconnect-pbx demo down                       # stop it all")
+
+
+@demo.command("call")
+@click.argument("number")
+@click.option("--from", "caller", default="0142685300", show_default=True, help="The caller's number.")
+@click.option("--text", default=DEFAULT_MESSAGE, help="What the caller says (spoken by espeak-ng).")
+@click.pass_context
+def demo_call(ctx: click.Context, number: str, caller: str, text: str) -> None:
+    """Have the simulated carrier call NUMBER and leave a spoken message, then list the messages."""
+    try:
+        asyncio.run(demo_service.call(number, caller, text))
+    except (demo_service.DemoError, SandboxError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"The carrier called {number} from {caller} and left a message.")
+    time.sleep(1)  # the application stores the message just after the caller hangs up
+    app = ctx.find_object(App)
+    if app is not None and app.config_path is None:
+        app.config_path = demo_service.config_path()
+    ctx.invoke(list_messages, ref=number, include_deleted=False, as_json=False)
+
+
+@demo.command("down")
+def demo_down() -> None:
+    """Stop serve, the Asterisk sandbox and the demo's private PostgreSQL, if any."""
+    demo_service.down()
+    click.echo("The demo is stopped.")

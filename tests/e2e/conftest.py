@@ -1,0 +1,105 @@
+"""End-to-end fixtures: a real carrier Asterisk and the real pbx Asterisk, once per session.
+
+The carrier simulator listens on 127.0.0.2, the pbx on 127.0.0.3 (SIP 5060, ARI 8088
+on each). A second test session running at the same time (another developer in the
+same tree) takes the next free pair, 127.0.0.4/5 and so on, instead of disturbing
+the first; tests read addresses from the fixtures, never hard-code them. If the
+Asterisk chroot cannot be built the tests fail: they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+
+from reconnect_pbx.sandbox import STASIS_APP, Sandbox, SandboxBusy, start_sandbox
+
+from harness import AriApp
+
+# (sandbox name, carrier's last address octet; the pbx takes the next one).
+TEST_SLOTS = [("test", 2), ("test4", 4), ("test6", 6), ("test8", 8)]
+BUSY_TIMEOUT = 240
+
+_started: list[Sandbox] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = os.path.dirname(__file__)
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(pytest.mark.e2e)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for sandbox in _started:
+        timings = ", ".join(f"{key} {value:.2f} s" for key, value in sandbox.timings.items())
+        terminalreporter.write_line(f"Asterisk sandbox {sandbox.name!r}: {timings}")
+
+
+def _start_first_free_sandbox() -> Sandbox:
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        for name, octet in TEST_SLOTS:
+            try:
+                return start_sandbox(octet, name=name, owner_pid=os.getpid())
+            except SandboxBusy:
+                continue
+        if time.monotonic() > deadline:
+            raise SandboxBusy(f"every test sandbox has been in use for {BUSY_TIMEOUT} s")
+        time.sleep(1)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """Carrier + pbx, the pbx registered to the carrier."""
+    started = _start_first_free_sandbox()
+    _started.append(started)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def carrier(sandbox: Sandbox) -> AsyncIterator[AriApp]:
+    """The carrier's ARI application ("carrier"): places calls to the pbx."""
+    app = await AriApp.for_instance(sandbox.carrier).connect()
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pbx_app(sandbox: Sandbox, carrier: AriApp) -> AsyncIterator[AriApp]:
+    """Stands in for the application on the pbx (as "reconnect-pbx") for one test.
+
+    Only one websocket may hold the name: tests that run the real application must
+    not use this fixture. Whatever a test left is hung up afterwards.
+    """
+    app = await AriApp.for_instance(sandbox.pbx, STASIS_APP).connect()
+    try:
+        yield app
+    finally:
+        for side in (carrier, app):
+            for channel in await side.get("/channels"):
+                await side.http.delete(f"/channels/{channel['id']}")
+        await app.close()
+
+
+# Our application under test and the fixtures around it (see deposit_helpers.py).
+from deposit_helpers import (  # noqa: E402,F401
+    app_process,
+    close_person,
+    db,
+    e2e_centre,
+    enrol,
+    fill_mailbox,
+    observer,
+    running_app,
+    speech_sounds,
+)
