@@ -10,13 +10,11 @@ import array
 import asyncio
 import io
 import math
-import re
-import shutil
 import subprocess
 import tempfile
 import wave
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,15 +23,15 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from reconnect_pbx.models import Centre, Language, Mailbox, Message, MessageState, NumberAssignment, PhoneNumber
+from reconnect_pbx.models import Centre, Language, Mailbox, Message
 from reconnect_pbx.phone import national_format
-from reconnect_pbx.sandbox import Sandbox
+from reconnect_pbx.sandbox import STASIS_APP, Sandbox
 from reconnect_pbx.services import centres, numbers, people
 from reconnect_pbx.services.voicemail import NewMessage, store_message
 from reconnect_pbx.storage import PostgresAudioStore
 
 from app_process import AppProcess
-from harness import AriApp, CarrierCall, place_call
+from harness import APP_NAME_RELEASERS, AriApp, CarrierCall, place_call
 from observer import PbxObserver
 
 SPEECH_SECONDS = 4.0
@@ -47,6 +45,8 @@ class Person:
     number: str
     mailbox_id: int
     language: str = "fr"
+    # The PIN given at enrolment (kept out of repr: test output must not show it either).
+    pin: str = field(default="", repr=False)
 
     @property
     def national(self) -> str:
@@ -140,9 +140,14 @@ def speech_sounds(sandbox: Sandbox) -> None:
 @pytest.fixture(scope="session")
 def app_process(sandbox: Sandbox, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
     process = AppProcess(sandbox, database_url, tmp_path_factory.mktemp("app") / "serve.log")
+    # A test standing in for the application (pbx_app) needs its name: stop ours first (the next
+    # test that wants it restarts it).
+    releasers = APP_NAME_RELEASERS.setdefault(STASIS_APP, [])
+    releasers.append(process.stop)
     try:
         yield process
     finally:
+        releasers.remove(process.stop)
         process.stop()
 
 
@@ -191,7 +196,7 @@ def enrol(session_factory: sessionmaker[Session], e2e_centre: int, number_block:
                 pin_length=6, actor="e2e", number=number,
             )
             mailbox_id = session.scalar(select(Mailbox.id).where(Mailbox.beneficiary_id == enrolment.beneficiary_id))
-        return Person(enrolment.beneficiary_id, number, mailbox_id, language)
+        return Person(enrolment.beneficiary_id, number, mailbox_id, language, pin=enrolment.pin)
 
     return make
 
