@@ -266,7 +266,8 @@ class AsteriskInstance:
         """Run one CLI command in the running Asterisk and return what it prints."""
         result = self._rx_raw(command, timeout)
         if result.returncode != 0:
-            raise SandboxError(f"{self.name}: asterisk -rx {command!r} failed: {result.stdout}{result.stderr}")
+            output = (result.stdout + result.stderr).strip()
+            raise SandboxError(f"{self.name}: asterisk -rx {command!r} failed: {output}")
         return result.stdout
 
     def _rx_raw(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -289,10 +290,14 @@ class AsteriskInstance:
         return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
     def console_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.console_log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no console output)"
+        """The end of messages.log and of the console output: why it failed."""
+        tails = []
+        for path in (self.log_file, self.console_log):
+            try:
+                tails += path.read_text(errors="replace").splitlines()[-lines:]
+            except OSError:
+                pass
+        return "\n".join(tails) or "(no output)"
 
     # -- state -------------------------------------------------------------------------------
 
@@ -353,7 +358,8 @@ def relocate_directories(text: str, directories: dict[str, str]) -> str:
     if unknown:
         raise SandboxError(f"asterisk.conf: unknown directories {sorted(unknown)}")
     body = "".join(f"{key} => {value}\n" for key, value in directories.items())
-    return text[: match.start()] + "[directories]\n; Rewritten by the sandbox for this instance.\n" + body + "\n" + text[match.end() :]
+    section = "[directories]\n; Rewritten by the sandbox for this instance.\n" + body + "\n"
+    return text[: match.start()] + section + text[match.end() :]
 
 
 def install_sounds(root: AsteriskRoot) -> Path:
@@ -414,7 +420,8 @@ class Sandbox:
         """carrier on 127.0.0.<octet>, pbx on 127.0.0.<octet + 1>, fresh passwords."""
         carrier_address = f"127.0.0.{base_address_octet}"
         pbx_address = f"127.0.0.{base_address_octet + 1}"
-        # RTP binds every address: each sandbox (and each side) gets its own ports.
+        # RTP binds the wildcard address: the two sides, and the dev sandbox, get their own
+        # ranges; test sandboxes running at once share theirs (Asterisk skips a busy port).
         rtp_base = 20000 + ((base_address_octet - 2) // 10) * 10000
         trunk_password = secrets.token_urlsafe(18)
         base_dir = f"{INSTANCES_DIR}/{name}"
@@ -519,7 +526,11 @@ class Sandbox:
         return any(instance.is_running() for instance in self.instances)
 
     def status(self) -> dict[str, Any]:
-        result: dict[str, Any] = {"name": self.name, "state_file": str(self.state_file), "timings": self.timings}
+        result: dict[str, Any] = {
+            "name": self.name,
+            "state_file": str(self.state_file),
+            "timings": self.timings,
+        }
         for instance in self.instances:
             running = instance.is_running()
             entry = instance.to_state() | {"running": running}

@@ -19,6 +19,8 @@ import httpx
 from reconnect_pbx.sandbox import STASIS_APP, Sandbox
 
 CLI = str(Path(sys.executable).with_name("reconnect-pbx"))
+# The DID people call to reach their voicemail (access.access_number); no test number ends in 01.
+ACCESS_NUMBER = "+33980000001"
 
 
 def free_port(address: str = "127.0.0.1") -> int:
@@ -44,6 +46,7 @@ class AppProcess:
             "RECONNECT_MEDIA_LISTEN_PORT": str(free_port()),
             "RECONNECT_VOICEMAIL_PROMPT_SET": prompt_set,
             "RECONNECT_LOGGING_LEVEL": "DEBUG",
+            "RECONNECT_ACCESS_ACCESS_NUMBER": ACCESS_NUMBER,
         }
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from reconnect_pbx.sandbox import STASIS_APP, Sandbox, SandboxBusy, start_sandbox
 
-from harness import AriApp
+from harness import AriApp, release_app_name
 
 # (sandbox name, carrier's last address octet; the pbx takes the next one).
 TEST_SLOTS = [("test", 2), ("test4", 4), ("test6", 6), ("test8", 8)]
@@ -29,9 +29,15 @@ _started: list[Sandbox] = []
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = os.path.dirname(__file__)
-    for item in items:
-        if str(item.path).startswith(here):
-            item.add_marker(pytest.mark.e2e)
+    slots = [i for i, item in enumerate(items) if str(item.path).startswith(here)]
+    ours = [items[i] for i in slots]
+    for item in ours:
+        item.add_marker(pytest.mark.e2e)
+    # Tests standing in for the application (pbx_app) run before those running the real one,
+    # so the application name changes hands once per session, not at every module.
+    ours.sort(key=lambda item: "pbx_app" not in getattr(item, "fixturenames", ()))
+    for i, item in zip(slots, ours):
+        items[i] = item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -78,9 +84,11 @@ async def carrier(sandbox: Sandbox) -> AsyncIterator[AriApp]:
 async def pbx_app(sandbox: Sandbox, carrier: AriApp) -> AsyncIterator[AriApp]:
     """Stands in for the application on the pbx (as "reconnect-pbx") for one test.
 
-    Only one websocket may hold the name: tests that run the real application must
-    not use this fixture. Whatever a test left is hung up afterwards.
+    Only one websocket may hold the name: whatever holds it for the session (the real
+    application) is asked to let it go first, see ``harness.APP_NAME_RELEASERS``.
+    Whatever a test left is hung up afterwards.
     """
+    release_app_name(STASIS_APP)
     app = await AriApp.for_instance(sandbox.pbx, STASIS_APP).connect()
     try:
         yield app

@@ -136,10 +136,16 @@ def test_the_trunk_is_loaded_as_configured(sandbox: Sandbox) -> None:
     assert f"{sandbox.pbx.address}:{sandbox.pbx.sip_port}" in transport
 
 
-@pytest.mark.parametrize("path", [CONF_DIR / "pjsip.conf", CARRIER_DIR / "pjsip.conf"], ids=["pbx", "carrier"])
+@pytest.mark.parametrize(
+    "path", [CONF_DIR / "pjsip.conf", CARRIER_DIR / "pjsip.conf"], ids=["pbx", "carrier"]
+)
 def test_every_pjsip_endpoint_and_registration_names_its_transport(path: Path) -> None:
     # Without one, Asterisk resolves names with its own resolver and calls stall.
-    objects = [(name, options) for name, options in sections(path) if options.get("type") in ("endpoint", "registration")]
+    objects = [
+        (name, options)
+        for name, options in sections(path)
+        if options.get("type") in ("endpoint", "registration")
+    ]
     assert objects and [name for name, options in objects if "transport" not in options] == []
 
 
@@ -200,7 +206,8 @@ def test_a_value_without_a_placeholder_is_an_error() -> None:
 
 def test_placeholders_do_not_touch_dialplan_variables() -> None:
     text = "exten = _X.,1,Set(DID=${EXTEN:1})\n same = n,Set(X=$[1+1])\nbind = {{SIP_PORT}}"
-    assert template.render(text, {"SIP_PORT": 5060}).endswith("${EXTEN:1})\n same = n,Set(X=$[1+1])\nbind = 5060")
+    rendered = template.render(text, {"SIP_PORT": 5060})
+    assert rendered.endswith("${EXTEN:1})\n same = n,Set(X=$[1+1])\nbind = 5060")
 
 
 def test_every_placeholder_of_the_repo_files_is_rendered(sandbox: Sandbox) -> None:

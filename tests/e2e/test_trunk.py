@@ -15,7 +15,9 @@ async def test_the_pbx_registers_to_the_carrier(sandbox: Sandbox) -> None:
     assert f"{TRUNK_USERNAME}/sip:{TRUNK_USERNAME}@{sandbox.pbx.address}:{sandbox.pbx.sip_port}" in contacts
 
 
-async def test_the_carrier_registrar_accepts_the_trunk_password_and_refuses_a_wrong_one(sandbox: Sandbox) -> None:
+async def test_the_carrier_registrar_accepts_the_trunk_password_and_refuses_a_wrong_one(
+    sandbox: Sandbox
+) -> None:
     carrier = (sandbox.carrier.address, sandbox.carrier.sip_port)
     password = sandbox.pbx.secrets["TRUNK_PASSWORD"]
     # Sent from the pbx's address, as the registrar identifies the pbx by it.
@@ -26,7 +28,9 @@ async def test_the_carrier_registrar_accepts_the_trunk_password_and_refuses_a_wr
 
 
 async def test_a_call_from_the_carrier_reaches_the_application_with_the_caller_and_the_did(
+    
     carrier: AriApp, pbx_app: AriApp
+
 ) -> None:
     call = await place_call(carrier, "0142685300", caller_id="0142685301")
     start = await pbx_stasis_start(pbx_app, call)
@@ -43,7 +47,9 @@ async def test_a_call_from_the_carrier_reaches_the_application_with_the_caller_a
     await pbx_app.wait_no_channels()
 
 
-async def test_a_withheld_caller_arrives_with_presentation_prohibited(carrier: AriApp, pbx_app: AriApp) -> None:
+async def test_a_withheld_caller_arrives_with_presentation_prohibited(
+    carrier: AriApp, pbx_app: AriApp
+) -> None:
     call = await place_call(carrier, "+33142685300", caller_id="0142685302", withheld=True)
     start = await pbx_stasis_start(pbx_app, call)
     channel = channel_id(start)
@@ -57,7 +63,9 @@ async def test_a_withheld_caller_arrives_with_presentation_prohibited(carrier: A
     await pbx_app.wait_no_channels()
 
 
-async def test_rfc4733_dtmf_from_the_carrier_reaches_the_application(carrier: AriApp, pbx_app: AriApp) -> None:
+async def test_rfc4733_dtmf_from_the_carrier_reaches_the_application(
+    carrier: AriApp, pbx_app: AriApp
+) -> None:
     call = await place_call(carrier, "+33142685300")
     start = await pbx_stasis_start(pbx_app, call)
     channel = channel_id(start)
@@ -109,10 +117,35 @@ async def test_no_channel_is_left_when_the_pbx_hangs_up(carrier: AriApp, pbx_app
     await pbx_app.wait_no_channels()
 
 
-async def test_no_channel_is_left_when_the_caller_hangs_up_while_ringing(carrier: AriApp, pbx_app: AriApp) -> None:
+async def test_no_channel_is_left_when_the_caller_hangs_up_while_ringing(
+    carrier: AriApp, pbx_app: AriApp
+) -> None:
     call = await place_call(carrier, "+33142685300")
     start = await pbx_stasis_start(pbx_app, call)
     await call.hangup()
     await pbx_app.wait_event("StasisEnd", channel=channel_id(start))
+    await carrier.wait_no_channels()
+    await pbx_app.wait_no_channels()
+
+
+async def test_a_call_from_the_pbx_reaches_the_carrier_presenting_the_chosen_number(
+    carrier: AriApp, pbx_app: AriApp
+) -> None:
+    # What callbacks will do: the carrier challenges the INVITE, the pbx authenticates.
+    since = carrier.mark()
+    channel = await pbx_app.post(
+        "/channels",
+        endpoint="PJSIP/0612345678@trunk",
+        app="reconnect-pbx",
+        appArgs="callback",
+        callerId="+33142685300",
+        timeout=10,
+    )
+    start = await carrier.wait_event("StasisStart", lambda e: e["args"][:1] == ["from-pbx"], since=since)
+    assert start["args"] == ["from-pbx", "0612345678"]
+    assert start["channel"]["caller"]["number"] == "+33142685300"
+    await carrier.post(f"/channels/{channel_id(start)}/answer")
+    await pbx_app.wait_event("StasisStart", channel=channel["id"])
+    await pbx_app.delete(f"/channels/{channel['id']}")
     await carrier.wait_no_channels()
     await pbx_app.wait_no_channels()
