@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -29,17 +32,25 @@ def demo_up() -> None:
         raise click.ClickException(str(exc)) from None
     config = state.config_path
     national = national_format(state.number)
+    cli = _this_command()
     click.echo(f"The demo runs: Asterisk sandbox, `serve` (log: {demo_service.DEMO_DIR / 'serve.log'}).")
     click.echo(f"Demo person #{state.person_id}, personal number {national} ({state.number}).")
     if state.pin:
         click.echo(f"PIN (shown once): {state.pin}")
     else:
-        click.echo(f"PIN: shown when the person was enrolled; a new one: reconnect-pbx --config {config} pin reset {state.person_id}")
+        click.echo(f"PIN: shown when the person was enrolled; a new one: {cli} --config {config} pin reset {state.person_id}")
     click.echo("")
     click.echo("Try it:")
-    click.echo(f"  reconnect-pbx demo call {national.replace(' ', '')}      # the carrier calls and leaves a spoken message")
-    click.echo(f"  reconnect-pbx --config {config} messages list {state.person_id}")
-    click.echo("  reconnect-pbx demo down                       # stop it all")
+    click.echo(f"  {cli} demo call {national.replace(' ', '')}    # the carrier calls and leaves a spoken message")
+    click.echo(f"  {cli} --config {config} messages list {state.person_id}")
+    click.echo(f"  {cli} demo down    # stop it all")
+
+
+def _this_command() -> str:
+    """How to run this CLI again from here (it usually lives in the checkout's .venv)."""
+    path = Path(sys.executable).with_name("reconnect-pbx")
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith("..") else str(path)
 
 
 @demo.command("call")
