@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from reconnect_pbx.cli.context import App, pass_app
+from reconnect_pbx.cli.context import App
 from reconnect_pbx.cli.messages import list_messages
 from reconnect_pbx.phone import national_format
 from reconnect_pbx.sandbox import SandboxError, demo as demo_service

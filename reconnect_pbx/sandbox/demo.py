@@ -31,7 +31,7 @@ from ..models import Centre, Language, NumberAssignment, PhoneNumber
 from ..services import centres, numbers, people, schema
 from . import postgres
 from .chroot import asterisk_root
-from .instance import CARRIER_APP, STASIS_APP, Sandbox, SandboxError
+from .instance import CARRIER_APP, STASIS_APP, Sandbox
 from . import up as sandbox_up, down as sandbox_down, DEV_SANDBOX
 
 DEMO_DIR = Path(os.environ.get("RECONNECT_DEMO_DIR", "/var/tmp/reconnect-pbx-demo"))
