@@ -89,11 +89,21 @@ _SENTENCES: dict[str, Prompt] = {
         "Le service est momentanément indisponible. Veuillez rappeler plus tard.",
         "The service is temporarily unavailable. Please call again later.",
     ),
+    # Played by the dialplan alone (dialplan/fallback.conf) when the application is not connected:
+    # it cannot know whose number was dialled, nor their language, so French then English.
+    "fallback-greeting": Prompt(
+        "Votre correspondant est injoignable. Laissez-lui un message après le bip.",
+        "The person you are calling is unavailable. Please leave a message after the tone.",
+    ),
     "goodbye": Prompt("Au revoir.", "Goodbye!"),  # (A)
     # Login and first use.
     "enter-personal-number": Prompt(
         "Veuillez composer votre numéro personnel, suivi de la touche dièse.",
         "Please enter your personal number, followed by the hash key.",
+    ),
+    "enter-personal-number-end": Prompt(
+        "Veuillez composer les derniers chiffres de votre numéro personnel, suivis de la touche dièse.",
+        "Please enter the last digits of your personal number, followed by the hash key.",
     ),
     "enter-pin": Prompt(
         "Veuillez composer votre code secret, suivi de la touche dièse.",
@@ -146,9 +156,9 @@ _SENTENCES: dict[str, Prompt] = {
     ),
     "help": Prompt(
         "Ce service vous donne un numéro de téléphone personnel, avec une messagerie vocale et des "
-        "appels gratuits. À tout moment, la touche étoile vous ramène au menu précédent.",
+        "appels gratuits. Dans les autres menus, la touche zéro vous ramène au menu principal.",
         "This service gives you a personal phone number, with free voicemail and free calls. "
-        "At any time, the star key takes you back to the previous menu.",
+        "In the other menus, the zero key takes you back to the main menu.",
     ),
     "invalid-key": Prompt(
         "Ce choix n'est pas valide. Veuillez réessayer.",
@@ -170,28 +180,36 @@ _SENTENCES: dict[str, Prompt] = {
     "today": Prompt("aujourd'hui", "today"),  # (A)
     "yesterday": Prompt("hier", "yesterday"),  # (A)
     "message-menu": Prompt(
-        "Pour réécouter ce message, appuyez sur 5. Pour le message suivant, appuyez sur 6. "
-        "Pour le message précédent, appuyez sur 4. Pour supprimer ce message, appuyez sur 7. "
-        "Pour l'archiver, appuyez sur 9. Pour rappeler la personne, appuyez sur 3. "
-        "Pour revenir au menu principal, appuyez sur étoile.",
-        "To replay this message, press 5. For the next message, press 6. "
-        "For the previous message, press 4. To delete this message, press 7. "
-        "To save it, press 9. To call the person back, press 3. "
-        "To go back to the main menu, press star.",
+        "Pour réécouter ce message, appuyez sur 1. Pour rappeler la personne, appuyez sur 2. "
+        "Pour supprimer ce message, ou pour le récupérer, appuyez sur 3. "
+        "Pour le message précédent, appuyez sur 4. Pour le message suivant, appuyez sur 6. "
+        "Pour l'archiver, appuyez sur 9. Pendant l'écoute, étoile recule et dièse avance de cinq secondes. "
+        "Pour revenir au menu principal, appuyez sur 0.",
+        "To replay this message, press 1. To call the person back, press 2. "
+        "To delete this message, or to get it back, press 3. "
+        "For the previous message, press 4. For the next message, press 6. "
+        "To save it, press 9. While it plays, star goes back and hash goes forward five seconds. "
+        "To go back to the main menu, press 0.",
     ),
     "message-deleted": Prompt("Message supprimé.", "Message deleted."),  # (A)
     "message-restored": Prompt("Message restauré.", "Message undeleted."),  # (A)
     "message-saved-folder": Prompt("Message archivé.", "message saved"),  # (A)
+    "no-previous-message": Prompt("Il n'y a pas de message précédent.", "There is no previous message."),
     "no-more-messages": Prompt("Il n'y a pas d'autre message.", "No more messages."),  # (A)
     # Greetings.
     "greetings-menu": Prompt(
-        "Pour écouter votre annonce d'accueil, appuyez sur 1. Pour enregistrer une nouvelle annonce, "
+        "Pour enregistrer une nouvelle annonce d'accueil, appuyez sur 1. Pour écouter votre annonce, "
         "appuyez sur 2. Pour supprimer votre annonce et revenir à l'annonce standard, appuyez sur 3. "
-        "Pour enregistrer à nouveau votre nom, appuyez sur 4. "
-        "Pour revenir au menu principal, appuyez sur étoile.",
-        "To listen to your greeting, press 1. To record a new greeting, press 2. "
+        "Pour enregistrer à nouveau votre nom, appuyez sur 4. Pour réécouter ce menu, appuyez sur étoile. "
+        "Pour revenir au menu principal, appuyez sur 0.",
+        "To record a new greeting, press 1. To listen to your greeting, press 2. "
         "To delete your greeting and go back to the standard greeting, press 3. "
-        "To record your name again, press 4. To go back to the main menu, press star.",
+        "To record your name again, press 4. To hear this menu again, press star. "
+        "To go back to the main menu, press 0.",
+    ),
+    "recording-failed": Prompt(
+        "L'enregistrement n'a pas abouti. Veuillez réessayer.",
+        "The recording did not work. Please try again.",
     ),
     "record-after-tone": Prompt(
         "Parlez après le bip. Quand vous avez terminé, appuyez sur dièse.",
@@ -251,6 +269,11 @@ _SENTENCES: dict[str, Prompt] = {
         "Ce code est trop facile à deviner : il reprend les chiffres de votre numéro de téléphone.",
         "This PIN is too easy to guess: it uses the digits of your phone number.",
     ),
+    # A reason code without a prompt of its own ("not-digits", "error", or a new rule).
+    "pin-weak-generic": Prompt(
+        "Ce code ne peut pas être utilisé. Veuillez en choisir un autre.",
+        "This PIN cannot be used. Please choose another one.",
+    ),
     "pin-weak-common": Prompt(
         "Ce code est trop facile à deviner : il est très souvent utilisé.",
         "This PIN is too easy to guess: it is very often used.",
@@ -275,6 +298,20 @@ _SENTENCES: dict[str, Prompt] = {
     "destination-refused-international": Prompt(
         "Les numéros internationaux ne peuvent pas être appelés avec ce service.",
         "International numbers cannot be called with this service.",
+    ),
+    "destination-refused-mobile": Prompt(
+        "Les numéros de portable ne peuvent pas être composés avec ce service.",
+        "Mobile numbers cannot be dialled with this service.",
+    ),
+    "destination-refused-overseas": Prompt(
+        "Les numéros d'outre-mer ne peuvent pas être appelés avec ce service.",
+        "Overseas numbers cannot be called with this service.",
+    ),
+    "destination-refused-special": Prompt(
+        "Les numéros spéciaux commençant par zéro huit ne peuvent pas être appelés avec ce service, "
+        "sauf les numéros gratuits.",
+        "Special numbers starting with zero eight cannot be called with this service, "
+        "except free numbers.",
     ),
     "destination-refused-withheld": Prompt(
         "Cette personne a masqué son numéro : elle ne peut pas être rappelée.",
@@ -304,6 +341,18 @@ _SENTENCES: dict[str, Prompt] = {
         "Vous avez passé trop d'appels en peu de temps. Veuillez réessayer plus tard.",
         "You have made too many calls in a short time. Please try again later.",
     ),
+    "call-already-in-progress": Prompt(
+        "Vous avez déjà un appel en cours. Un seul appel à la fois est possible.",
+        "You already have a call in progress. Only one call at a time is possible.",
+    ),
+    "all-lines-busy": Prompt(
+        "Toutes les lignes sont occupées. Veuillez réessayer dans quelques minutes.",
+        "All lines are busy. Please try again in a few minutes.",
+    ),
+    "calls-unavailable-today": Prompt(
+        "Les appels ne sont plus disponibles aujourd'hui. Veuillez réessayer demain.",
+        "Calls are no longer available today. Please try again tomorrow.",
+    ),
     "call-limit-warning": Prompt("Il vous reste une minute.", "You have one minute left."),
     "call-busy": Prompt(
         "La ligne de votre correspondant est occupée. Veuillez réessayer plus tard.",
@@ -312,6 +361,7 @@ _SENTENCES: dict[str, Prompt] = {
     "call-no-answer": Prompt("Votre correspondant ne répond pas.", "The number is not answering."),  # (A)
     "call-failed": Prompt("L'appel n'a pas pu aboutir.", "The call could not be connected."),
     "call-ended": Prompt("L'appel est terminé.", "The call has ended."),
+    "call-time-up": Prompt("Votre temps d'appel est écoulé.", "Your call time is up."),
     # Units for durations and times. English times use the 12-hour clock, as Asterisk says them:
     # "two oh five p m", "two o'clock p m"; French says "quatorze heures cinq".
     "hour": Prompt("heure", "hour"),

@@ -11,11 +11,19 @@ import asyncio
 import logging
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..ari import AriClient, AriConnectionLost, ChannelGone, Event, EventTimeout
+from ..ari import (
+    AriClient,
+    AriConnectionLost,
+    ChannelGone,
+    Conflict,
+    Event,
+    EventTimeout,
+    NotFound,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,18 +96,40 @@ class CallChannel:
         await self.client.hangup(self.id)
         self._gone.set()
 
+    async def continue_in_dialplan(self, context: str, extension: str = "s", priority: int = 1) -> None:
+        """Hand the call back to the dialplan at ``context``: from then on it is not ours (the
+        router must not hang it up), as if the caller had left."""
+        self._check_alive()
+        await self._op(
+            self.client.continue_in_dialplan(self.id, context=context, extension=extension, priority=str(priority))
+        )
+        self._gone.set()
+
     def clear_keys(self) -> None:
         self._keys.clear()
         self._key_arrived.clear()
 
     # -- playback ------------------------------------------------------------------------------
 
-    async def play(self, media: Sequence[str], *, interrupt: str = "", timeout: float = 600) -> str | None:
+    async def play(
+        self,
+        media: Sequence[str],
+        *,
+        interrupt: str = "",
+        timeout: float = 600,
+        controls: Mapping[str, str] | None = None,
+        skip_ms: int = 3000,
+    ) -> str | None:
         """Play ``media`` in order. Returns the key that interrupted it (left in the key buffer for
-        the next ``get_key``/``get_digits``), or None when it played to the end."""
+        the next ``get_key``/``get_digits``), or None when it played to the end.
+
+        ``controls`` maps keys to playback operations that act without ending the playback:
+        ``{"*": "reverse", "#": "forward"}`` moves ``skip_ms`` back or on (ARI playback control;
+        Asterisk ignores a forward that would go past the end)."""
         self._check_alive()
         if not media:
             return None
+        controls = dict(controls or {})
         for key in self._keys:
             if key in interrupt:
                 return key
@@ -107,7 +137,17 @@ class CallChannel:
         playback_id = f"pb-{uuid.uuid4().hex}"
         finished = self.client.expect({"PlaybackFinished"}, playback_id)
         try:
-            await self._op(self.client.play(self.id, media, playback_id))
+            if controls:
+                await self._op(
+                    self.client.request(
+                        "POST",
+                        f"/channels/{self.id}/play/{playback_id}",
+                        params={"media": list(media), "skipms": skip_ms},
+                        channel_id=self.id,
+                    )
+                )
+            else:
+                await self._op(self.client.play(self.id, media, playback_id))
             while True:
                 key_wait = asyncio.ensure_future(self._key_arrived.wait())
                 gone_wait = asyncio.ensure_future(self._gone.wait())
@@ -124,6 +164,8 @@ class CallChannel:
                     raise CallerHungUp(self.id)
                 if not done:
                     raise EventTimeout(f"playback {playback_id} did not finish in {timeout} s")
+                if controls:
+                    await self._apply_controls(playback_id, controls, interrupt)
                 pressed = self._first_key_in(interrupt)
                 if pressed is not None:
                     await self.client.stop_playback(playback_id)
@@ -139,6 +181,21 @@ class CallChannel:
             return None
         finally:
             finished.cancel()
+
+    async def _apply_controls(self, playback_id: str, controls: Mapping[str, str], interrupt: str) -> None:
+        """Act on the control keys at the head of the buffer, up to the first interrupting key."""
+        while self._keys and self._keys[0] not in interrupt:
+            key = self._keys.popleft()
+            operation = controls.get(key)
+            if operation is None:
+                continue
+            try:
+                await self.client.control_playback(playback_id, operation)
+            except (NotFound, Conflict) as exc:
+                # Finished meanwhile, or not playing yet: the key does nothing.
+                log.debug("channel %s: playback %s not moved (%s): %s", self.id, operation, playback_id, exc)
+        if not self._keys:
+            self._key_arrived.clear()
 
     def _drop_keys_not_in(self, keep: str) -> None:
         kept = [k for k in self._keys if k in keep]

@@ -1,0 +1,185 @@
+"""Listening to one's messages: order, envelopes, and every key during and after a message."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from reconnect_pbx.models import AudioBlob, MessageState
+
+import access_helpers
+from access_helpers import (
+    log_in,
+    messages,
+    onboard,
+    store,
+)
+
+# Fixtures shared by the access tests.
+person = access_helpers.person
+no_pin_in_log = access_helpers.no_pin_in_log
+
+pytestmark = pytest.mark.usefixtures("no_pin_in_log")
+
+# Tuesday 26 November 2024, 13:05 UTC: 14:05 in Paris (winter time).
+TUESDAY = datetime(2024, 11, 26, 13, 5, tzinfo=UTC)
+CALLER_DIGITS = ["digit-0", "digit-1", "digit-4", "digit-2", "digit-6", "digit-8", "digit-5", "digit-3", "digit-0", "digit-0"]
+
+ENVELOPES = {
+    "fr": {
+        1: ["message", "number-1", "received", "day-tuesday", "number-26", "month-november", "at",
+            "number-14", "hours", "number-5", "from", *CALLER_DIGITS],
+        2: ["message", "number-2", "received", "day-tuesday", "number-26", "month-november", "at",
+            "number-15", "hours", "number-30", "unknown-caller"],
+        3: ["message", "number-3", "received", "day-tuesday", "number-26", "month-november", "at",
+            "number-9", "hours", "from", *CALLER_DIGITS],
+    },
+    "en": {
+        1: ["message", "number-1", "received", "day-tuesday", "month-november", "ordinal-26", "at",
+            "number-2", "time-oh", "number-5", "time-pm", "from", *CALLER_DIGITS],
+        2: ["message", "number-2", "received", "day-tuesday", "month-november", "ordinal-26", "at",
+            "number-3", "number-30", "time-pm", "unknown-caller"],
+        3: ["message", "number-3", "received", "day-tuesday", "month-november", "ordinal-26", "at",
+            "number-9", "time-oclock", "time-am", "from", *CALLER_DIGITS],
+    },
+}  # fmt: skip
+
+
+def state_of(session_factory, person, message_id):
+    return {m.id: m for m in messages(session_factory, person)}[message_id]
+
+
+async def wait_state(session_factory, person, message_id, state, timeout=10):
+    async with asyncio.timeout(timeout):
+        while (message := state_of(session_factory, person, message_id)).state != state:
+            await asyncio.sleep(0.1)
+    return message
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+async def test_new_messages_come_first_then_saved_ones_oldest_first_each_after_its_envelope(
+    running_app, carrier, observer, enrol, session_factory, language
+):
+    person = enrol(language)
+    onboard(session_factory, person)
+    # Stored out of order: a saved one first (08:00 UTC = 09:00 Paris), then two new ones.
+    saved = store(session_factory, person, received_at=TUESDAY.replace(hour=8, minute=0), state=MessageState.SAVED)
+    later = store(session_factory, person, received_at=TUESDAY.replace(hour=14, minute=30), caller=None)
+    first = store(session_factory, person, received_at=TUESDAY)
+    call = await log_in(carrier, observer, person)
+    assert call.names[-7:] == ["you-have", "number-2", "new-messages", "and", "number-1",
+                               "saved-message", "main-menu"]
+    assert set(call.languages()[-7:]) == {language}
+
+    await call.press("1")
+    assert await call.until("audio") == [*ENVELOPES[language][1], "audio"]
+    await call.press("6")
+    assert await call.until("audio") == [*ENVELOPES[language][2], "audio"]
+    await call.press("6")
+    assert await call.until("audio") == [*ENVELOPES[language][3], "audio"]
+    await call.press("6")
+    assert await call.until("main-menu") == ["no-more-messages", "you-have", "number-2", "new-messages", "and",
+                                             "number-1", "saved-message", "main-menu"]
+    await call.hang_up()
+    # Skipped with 6 before their end: still new.
+    states = {m.id: m.state for m in messages(session_factory, person)}
+    assert states == {first: MessageState.NEW, later: MessageState.NEW, saved: MessageState.SAVED}
+
+
+async def test_a_message_heard_to_the_end_becomes_saved(running_app, carrier, observer, person, session_factory):
+    message_id = store(session_factory, person, seconds=1.0)
+    call = await log_in(carrier, observer, person)
+    await call.press("1")
+    await call.until("audio")
+    assert await call.until("message-menu") == ["message-menu"]
+    message = await wait_state(session_factory, person, message_id, MessageState.SAVED)
+    assert message.heard_at is not None
+    await call.press("0")
+    assert await call.until("main-menu") == ["you-have", "number-0", "new-message", "and", "number-1",
+                                             "saved-message", "main-menu"]
+    await call.hang_up()
+
+
+async def test_3_deletes_3_again_restores_and_the_audio_is_erased_when_the_call_ends(
+    running_app, carrier, observer, person, session_factory, db
+):
+    message_id = store(session_factory, person, seconds=5.0)
+    call = await log_in(carrier, observer, person)
+    await call.press("1")
+    await call.until("audio")
+    await call.press("3")
+    assert await call.until("message-menu") == ["message-deleted", "message-menu"]
+    deleted = state_of(session_factory, person, message_id)
+    assert deleted.state == MessageState.DELETED and deleted.deleted_at is not None and deleted.audio_id is not None
+    await call.press("3")
+    assert await call.until("message-menu") == ["message-restored", "message-menu"]
+    restored = state_of(session_factory, person, message_id)
+    assert (restored.state, restored.deleted_at) == (MessageState.NEW, None)
+    await call.press("3")
+    await call.until("message-deleted")
+    await call.hang_up()
+
+    async with asyncio.timeout(10):
+        while state_of(session_factory, person, message_id).audio_id is not None:
+            await asyncio.sleep(0.1)
+    assert state_of(session_factory, person, message_id).state == MessageState.DELETED
+    assert db.scalar(select(AudioBlob.id).where(AudioBlob.id == deleted.audio_id)) is None
+
+
+async def test_9_saves_6_moves_on_4_goes_back_1_replays_and_0_returns_to_the_menu(
+    running_app, carrier, observer, person, session_factory
+):
+    first = store(session_factory, person, received_at=TUESDAY, seconds=5.0)
+    second = store(session_factory, person, received_at=TUESDAY.replace(hour=14, minute=30), caller=None, seconds=5.0)
+    call = await log_in(carrier, observer, person)
+    await call.press("1")
+    await call.until("audio")
+    await call.press("9")
+    assert await call.until("message-menu") == ["message-saved-folder", "message-menu"]
+    await wait_state(session_factory, person, first, MessageState.SAVED)
+    await call.press("6")
+    assert await call.until("audio") == [*ENVELOPES["fr"][2], "audio"]
+    await call.press("4")
+    assert await call.until("audio") == [*ENVELOPES["fr"][1], "audio"]
+    await call.press("1")
+    assert await call.until("audio") == ["audio"]
+    await call.press("4")
+    assert await call.until("message-menu") == ["no-previous-message", "message-menu"]
+    await call.press("5")
+    assert await call.until("message-menu") == ["invalid-key", "message-menu"]
+    await call.press("0")
+    assert await call.until("main-menu") == ["you-have", "number-1", "new-message", "and", "number-1",
+                                             "saved-message", "main-menu"]
+    await call.hang_up()
+    assert state_of(session_factory, person, second).state == MessageState.NEW
+
+
+async def test_hash_skips_five_seconds_forward_in_a_message(running_app, carrier, observer, person, session_factory):
+    message_id = store(session_factory, person, seconds=12.0)
+    call = await log_in(carrier, observer, person)
+    await call.press("1")
+    await call.until("audio")
+    started = asyncio.get_running_loop().time()
+    await asyncio.sleep(0.5)
+    await call.press("#")  # 5 s of 12 skipped: it ends about 6.5 s after it started
+    await call.until("message-menu", timeout=20)
+    assert 5 < asyncio.get_running_loop().time() - started < 9
+    await wait_state(session_factory, person, message_id, MessageState.SAVED)
+    await call.hang_up()
+
+
+async def test_star_goes_five_seconds_back_in_a_message(running_app, carrier, observer, person, session_factory):
+    message_id = store(session_factory, person, seconds=5.0)
+    call = await log_in(carrier, observer, person)
+    await call.press("1")
+    await call.until("audio")
+    started = asyncio.get_running_loop().time()
+    await asyncio.sleep(2.5)
+    await call.press("*")  # back to the start: 5 s more instead of 2.5
+    await call.until("message-menu", timeout=20)
+    assert asyncio.get_running_loop().time() - started > 6.5
+    await wait_state(session_factory, person, message_id, MessageState.SAVED)
+    await call.hang_up()
