@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 from reconnect_pbx import __version__
-from reconnect_pbx.cli import cards, centres, db, demo, messages, numbers, people, pin, privacy, report, sandbox, serve
+from reconnect_pbx.cli import (
+    cards, centres, db, demo, doctor, messages, numbers, people, pin, privacy, report, sandbox, serve,
+)
 from reconnect_pbx.cli.context import App, RootGroup
 
 OPERATOR_MAX_LENGTH = 100
@@ -69,6 +71,7 @@ COMMANDS = [
     serve.serve,
     sandbox.sandbox,
     demo.demo,
+    doctor.doctor,
 ]
 for _command in COMMANDS:
     main.add_command(_command)

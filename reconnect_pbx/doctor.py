@@ -1,0 +1,330 @@
+"""``reconnect-pbx doctor``: is this installation ready to take calls? One result per check.
+
+What each check looks at, and why that way:
+
+- **database**: connects with the configured URL and compares the schema's migration with the
+  code's (``services/schema.py``), as ``serve`` does before it starts.
+- **ari**: ``GET /ari/asterisk/info`` with the configured user: reachable and authenticated.
+- **stasis app**: ``GET /ari/applications/<app>``: Asterisk lists an application only while a
+  websocket holds it, so a 404 means ``serve`` is not running or not connected to this Asterisk.
+- **prompts**: ``GET /ari/sounds?lang=reconnect``. Asterisk's media index takes the first folder
+  under ``sounds/`` for a language, so our ``sounds/reconnect/<set>/<lang>/<name>.wav`` are listed
+  with language ``reconnect`` and id ``<set>/<lang>/<name>``; the index is read from the disk at
+  each request and only lists files a loaded format module can play. Every name of the catalogue
+  must be there in every language, for the configured ``voicemail.prompt_set``.
+- **trunk**: ARI says nothing about outbound registrations (``/endpoints`` tells a static contact
+  "online" whether registered or not), so this one runs ``<asterisk.cli_command> -rx "pjsip show
+  registrations"``: it needs Asterisk on this host and the right to its control socket (root or the
+  asterisk group). Skipped when Asterisk is on another host or no registration is configured.
+- **listening**: reads ``http.conf`` and ``manager.conf`` in ``asterisk.config_dir``: ARI (the
+  HTTP server) and AMI must listen on loopback addresses only. Skipped for a remote Asterisk (the
+  application then reaches ARI over the network by design: firewall it).
+
+A check that depends on a failed one (ARI down: no application, no prompts) is skipped, not failed
+twice. Nothing here prints or exits: ``cli/doctor.py`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from . import prompts
+from .ari import AriClient, AriConnectionError, AriError, AriHttpError, NotFound
+from .config import Settings
+from .db import make_engine
+from .services import schema
+
+OK = "ok"
+FAIL = "FAIL"
+SKIP = "skip"
+
+# How long one check may wait for the database, Asterisk or its CLI.
+TIMEOUT_SECONDS = 5
+# How many missing prompts a failed check names.
+MISSING_SHOWN = 5
+NO_ARI_REGISTRATIONS = "ARI does not show registrations"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: str
+    detail: str
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAIL
+
+
+def run_checks(settings: Settings) -> list[CheckResult]:
+    """Every check, in a fixed order; never raises for what it checks."""
+    results = [check_database(settings)]
+    results += asyncio.run(_ari_checks(settings))
+    results.append(check_trunk(settings))
+    results.append(check_listening(settings))
+    return results
+
+
+# -- database -------------------------------------------------------------------------------------
+
+
+def check_database(settings: Settings) -> CheckResult:
+    name = "database"
+    url = settings.database.url
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+        engine = make_engine(url, poolclass=NullPool, connect_args={"connect_timeout": TIMEOUT_SECONDS})
+    except ArgumentError as exc:
+        return CheckResult(name, FAIL, f"database.url is not a database URL: {exc}")
+    try:
+        with engine.connect() as connection:
+            found = schema.revisions_of(connection)
+    except SQLAlchemyError as exc:
+        return CheckResult(name, FAIL, f"cannot reach {shown}: {_first_line(getattr(exc, 'orig', None) or exc)}")
+    except schema.SchemaError as exc:
+        return CheckResult(name, FAIL, str(exc))
+    finally:
+        engine.dispose()
+    if found.current is None:
+        return CheckResult(name, FAIL, f"{shown} has no schema: run `reconnect-pbx db upgrade`")
+    if not found.up_to_date:
+        expected = ", ".join(found.heads)
+        why = f"{shown} is at migration {found.current}, the code expects {expected}"
+        return CheckResult(name, FAIL, f"{why}: run `reconnect-pbx db upgrade`")
+    return CheckResult(name, OK, f"{shown} at migration {found.current} (latest)")
+
+
+# -- ARI: Asterisk, the Stasis application, the prompts -------------------------------------------
+
+
+async def _ari_checks(settings: Settings) -> list[CheckResult]:
+    ari = settings.ari
+    client = AriClient(ari.url, ari.username, ari.password, ari.app, request_timeout=TIMEOUT_SECONDS)
+    try:
+        reached = await _check_ari(client, settings)
+        if reached.failed:
+            why = "ARI is not usable"
+            return [reached, CheckResult("stasis app", SKIP, why), CheckResult("prompts", SKIP, why)]
+        return [reached, await _check_application(client), await _check_prompts(client, settings)]
+    finally:
+        await client.close()
+
+
+async def _check_ari(client: AriClient, settings: Settings) -> CheckResult:
+    name = "ari"
+    try:
+        info = await client.asterisk_info()
+    except AriHttpError as exc:
+        if exc.status == 401:
+            who = f"Asterisk at {client.url} refused user {settings.ari.username!r}"
+            return CheckResult(name, FAIL, f"{who}: check ari.username and ari.password against ari.conf")
+        return CheckResult(name, FAIL, f"{client.url} answered {exc.status} {exc.message}: is it Asterisk's ARI?")
+    except AriConnectionError as exc:
+        return CheckResult(name, FAIL, f"cannot reach Asterisk at {client.url}: {_reason(exc)}")
+    except AriError as exc:
+        return CheckResult(name, FAIL, f"{client.url}: {exc}")
+    version = (info or {}).get("system", {}).get("version", "unknown version")
+    return CheckResult(name, OK, f"Asterisk {version} at {client.url}, user {settings.ari.username!r}")
+
+
+async def _check_application(client: AriClient) -> CheckResult:
+    name = "stasis app"
+    try:
+        app = await client.application()
+    except NotFound:
+        why = "`reconnect-pbx serve` is not running or not connected"
+        return CheckResult(name, FAIL, f"application {client.app!r} is not registered: {why}")
+    except AriError as exc:
+        return CheckResult(name, FAIL, f"cannot ask for application {client.app!r}: {_reason(exc)}")
+    channels = len(app.get("channel_ids", []))
+    return CheckResult(name, OK, f"application {client.app!r} is registered ({channels} channel(s) in it)")
+
+
+async def _check_prompts(client: AriClient, settings: Settings) -> CheckResult:
+    name = "prompts"
+    prompt_set = settings.voicemail.prompt_set
+    try:
+        sounds = await client.request("GET", "/sounds", params={"lang": prompts.SOUNDS_SUBDIR})
+    except AriError as exc:
+        return CheckResult(name, FAIL, f"cannot list Asterisk's sounds: {_reason(exc)}")
+    present = {sound.get("id") for sound in sounds or [] if isinstance(sound, dict)}
+    expected = [f"{prompt_set}/{language}/{prompt}" for language in prompts.LANGUAGES for prompt in prompts.CATALOGUE]
+    missing = [sound_id for sound_id in expected if sound_id not in present]
+    folder = f"sounds/{prompts.SOUNDS_SUBDIR}/{prompt_set}/"
+    if missing:
+        shown = ", ".join(sound_id.split("/", 1)[1] for sound_id in missing[:MISSING_SHOWN])
+        more = f" and {len(missing) - MISSING_SHOWN} more" if len(missing) > MISSING_SHOWN else ""
+        return CheckResult(
+            name, FAIL, f"{len(missing)} of {len(expected)} prompts missing from Asterisk's {folder}: {shown}{more}"
+        )
+    languages = ", ".join(prompts.LANGUAGES)
+    return CheckResult(name, OK, f"all {len(prompts.CATALOGUE)} prompts of set {prompt_set!r} in {languages}")
+
+
+# -- the trunk registration, through the Asterisk CLI ---------------------------------------------
+
+
+def check_trunk(settings: Settings) -> CheckResult:
+    name = "trunk"
+    registration = settings.asterisk.trunk_registration
+    if not registration:
+        return CheckResult(name, SKIP, "no outbound registration (asterisk.trunk_registration is empty)")
+    host = urlsplit(settings.ari.url).hostname or ""
+    command = shlex.split(settings.asterisk.cli_command)
+    if not command:
+        return CheckResult(name, SKIP, f"cannot check: {NO_ARI_REGISTRATIONS} and asterisk.cli_command is empty")
+    if shutil.which(command[0]) is None:
+        if not is_loopback(host):
+            why = f"Asterisk is on another host ({host}) and {NO_ARI_REGISTRATIONS}"
+            return CheckResult(name, SKIP, f"cannot check: {why}")
+        return CheckResult(name, FAIL, f"cannot run {command[0]!r}: not found (set asterisk.cli_command)")
+    try:
+        result = subprocess.run(
+            [*command, "-rx", "pjsip show registrations"],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_SECONDS * 2,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return CheckResult(name, FAIL, f"{command[0]} -rx did not answer in {TIMEOUT_SECONDS * 2} s")
+    except OSError as exc:
+        return CheckResult(name, FAIL, f"cannot run {command[0]!r}: {exc.strerror}")
+    if result.returncode != 0:
+        output = _last_line(result.stdout + result.stderr)
+        why = "is Asterisk running, and may this user use its console?"
+        return CheckResult(name, FAIL, f"the Asterisk CLI failed ({output}): {why}")
+    found = registration_status(result.stdout, registration)
+    if found is None:
+        return CheckResult(name, FAIL, f"Asterisk has no outbound registration named {registration!r} (pjsip.conf)")
+    server, status = found
+    if status != "Registered":
+        why = "check the carrier's address and the account in pjsip.conf's trunk-auth"
+        return CheckResult(name, FAIL, f"registration {registration!r} to {server} is {status}: {why}")
+    return CheckResult(name, OK, f"registration {registration!r} to {server} is Registered")
+
+
+def registration_status(output: str, registration: str) -> tuple[str, str] | None:
+    """(server URI, status) of ``registration`` in ``pjsip show registrations``; None if absent.
+
+    A line reads ``trunk/sip:192.0.2.1:5060  trunk-auth  Registered  (exp. 412s)``.
+    """
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) < 2 or not fields[0].startswith(registration + "/"):
+            continue
+        status = fields[-3] if fields[-1].endswith("s)") and len(fields) >= 4 else fields[-1]
+        return fields[0].split("/", 1)[1], status
+    return None
+
+
+# -- listening addresses ---------------------------------------------------------------------------
+
+
+def check_listening(settings: Settings) -> CheckResult:
+    name = "listening"
+    host = urlsplit(settings.ari.url).hostname or ""
+    if not is_loopback(host):
+        return CheckResult(name, SKIP, f"cannot check: Asterisk is on another host ({host})")
+    if not settings.asterisk.config_dir:
+        return CheckResult(name, SKIP, "cannot check: asterisk.config_dir is empty")
+    config_dir = Path(settings.asterisk.config_dir)
+    try:
+        http = read_asterisk_conf(config_dir / "http.conf").get("general", {})
+        manager = read_asterisk_conf(config_dir / "manager.conf").get("general", {})
+    except OSError as exc:
+        hint = "run as root or in the asterisk group" if exc.errno == errno.EACCES else "set asterisk.config_dir"
+        return CheckResult(name, FAIL, f"cannot read {exc.filename}: {exc.strerror} ({hint})")
+    problems: list[str] = []
+    said: list[str] = []
+    for label, section, enabled_key, address_key in (
+        ("ARI/HTTP", http, "enabled", "bindaddr"),
+        ("ARI/HTTPS", http, "tlsenable", "tlsbindaddr"),
+        ("AMI", manager, "enabled", "bindaddr"),
+    ):
+        if not _yes(section.get(enabled_key, "no")):
+            if label != "ARI/HTTPS":
+                said.append(f"{label} off")
+            continue
+        address = section.get(address_key, "")
+        if not address:
+            problems.append(f"{label} is enabled without {address_key} (Asterisk then listens on every address)")
+        elif not is_loopback(_strip_port(address)):
+            problems.append(f"{label} listens on {address}")
+        else:
+            said.append(f"{label} on {address}")
+    if problems:
+        return CheckResult(name, FAIL, "; ".join(problems) + f": use a loopback address in {config_dir}")
+    return CheckResult(name, OK, "loopback only: " + ", ".join(said))
+
+
+def read_asterisk_conf(path: Path) -> dict[str, dict[str, str]]:
+    """The ``key = value`` pairs of an Asterisk config file, by section (last value wins)."""
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for raw in path.read_text(errors="replace").splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if header := re.fullmatch(r"\[([^\]]+)\].*", line):
+            current = sections.setdefault(header.group(1).strip(), {})
+        elif current is not None and "=" in line:
+            key, value = line.split("=", 1)
+            current[key.strip().lower()] = value.lstrip(">").strip()
+    return sections
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or a name) means this machine only."""
+    host = host.strip("[]")
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in addresses)
+
+
+def _strip_port(address: str) -> str:
+    if address.startswith("["):
+        return address[1 : address.find("]")]
+    if address.count(":") == 1:
+        return address.split(":", 1)[0]
+    return address
+
+
+def _yes(value: str) -> bool:
+    return value.strip().lower() in {"yes", "true", "y", "t", "1", "on"}
+
+
+def _first_line(error: object) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def _reason(exc: AriError) -> str:
+    """The cause without our ``GET /path:`` prefix."""
+    return str(exc).split(": ", 1)[-1]

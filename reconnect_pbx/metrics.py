@@ -1,0 +1,133 @@
+"""Prometheus metrics: what the call flows count, and the endpoint ``serve`` exposes them on.
+
+The flows only count, with one line each (``metrics.MESSAGES_STORED.inc()``); ``serve`` starts a
+``MetricsServer`` on ``metrics.listen_address:listen_port`` (loopback by default, port 0 disables)
+answering ``GET /metrics``. Everything lives in our own registry, never prometheus_client's global
+one: a test or a library registering metrics of its own cannot collide with ours.
+
+The series (counters end in ``_total`` once exposed)::
+
+    reconnect_calls_in_progress{flow}          gauge    calls a flow is handling now
+    reconnect_messages_stored_total            counter  voicemail messages stored
+    reconnect_login_failures_total             counter  PIN logins refused (wrong PIN, unknown number)
+    reconnect_login_locks_total                counter  mailboxes locked by repeated PIN failures
+    reconnect_login_suspensions_total          counter  mailboxes whose PIN login got suspended
+    reconnect_outbound_refused_total{category} counter  outgoing calls refused by the destination policy
+    reconnect_outbound_billed_seconds_total    counter  outgoing call time billed (divide by 60: minutes)
+    reconnect_ari_reconnections_total          counter  ARI websocket reconnections since start
+    reconnect_ari_connected                    gauge    1 while the ARI websocket is up
+    process_*                                  the serve process (memory, CPU, open files)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+
+from aiohttp import web
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .ari import AriClient
+
+log = logging.getLogger(__name__)
+
+# The classic text format, which every Prometheus reads (our names need none of 1.0.0's escaping).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+REGISTRY = CollectorRegistry()
+ProcessCollector(registry=REGISTRY)
+
+CALLS_IN_PROGRESS = Gauge(
+    "reconnect_calls_in_progress", "Calls a call flow is handling now.", ["flow"], registry=REGISTRY
+)
+MESSAGES_STORED = Counter("reconnect_messages_stored", "Voicemail messages stored.", registry=REGISTRY)
+LOGIN_FAILURES = Counter(
+    "reconnect_login_failures", "PIN logins refused (wrong PIN or unknown number).", registry=REGISTRY
+)
+LOGIN_LOCKS = Counter("reconnect_login_locks", "Mailboxes locked after repeated PIN failures.", registry=REGISTRY)
+LOGIN_SUSPENSIONS = Counter(
+    "reconnect_login_suspensions", "Mailboxes whose PIN login was suspended.", registry=REGISTRY
+)
+OUTBOUND_REFUSED = Counter(
+    "reconnect_outbound_refused",
+    "Outgoing calls refused by the destination policy, by category of destination.",
+    ["category"],
+    registry=REGISTRY,
+)
+OUTBOUND_BILLED_SECONDS = Counter(
+    "reconnect_outbound_billed_seconds", "Outgoing call time billed, in seconds.", registry=REGISTRY
+)
+
+
+class AriCollector(Collector):
+    """Reads the ARI client's own counters at each scrape."""
+
+    def __init__(self, client: AriClient) -> None:
+        self._client = client
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "reconnect_ari_reconnections",
+            "ARI websocket reconnections since serve started.",
+            value=self._client.reconnections,
+        )
+        yield GaugeMetricFamily(
+            "reconnect_ari_connected", "1 while the ARI event websocket is up.", value=int(self._client.connected)
+        )
+
+
+class MetricsServer:
+    """``GET /metrics`` on the configured address; nothing at all when the port is 0."""
+
+    def __init__(self, listen_address: str, listen_port: int, client: AriClient, flows: Iterable[str] = ()) -> None:
+        self._listen = (listen_address, listen_port)
+        self._collector = AriCollector(client)
+        self._flows = tuple(flows)
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self._listen[1] != 0
+
+    async def start(self) -> None:
+        if not self.enabled:
+            log.info("metrics disabled (metrics.listen_port = 0)")
+            return
+        # Every flow shows 0 from the start, instead of appearing with its first call.
+        for flow in self._flows:
+            CALLS_IN_PROGRESS.labels(flow=flow)
+        REGISTRY.register(self._collector)
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, *self._listen).start()
+        except OSError as exc:
+            # Calls matter more than their statistics: serve goes on without the endpoint.
+            log.error("metrics: cannot listen on %s:%s (%s); serving calls without metrics", *self._listen, exc)
+            await self.stop()
+            return
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("metrics on http://%s:%s/metrics", *self._listen)
+
+    async def stop(self) -> None:
+        if self._runner is None:
+            return
+        await self._runner.cleanup()
+        self._runner = None
+        REGISTRY.unregister(self._collector)
+
+    @staticmethod
+    async def _metrics(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE})
