@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -91,6 +92,9 @@ class AccessSettings:
     lock_after_failures: int = 5
     lock_max_minutes: int = 60
     suspend_after_failures: int = 20
+    # Longest personal greeting and name a person may record from the menus.
+    max_greeting_seconds: int = 60
+    max_name_seconds: int = 10
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,69 @@ class LoggingSettings:
 
 @dataclass(frozen=True)
 class CallbackSettings:
+    """Outgoing calls (callbacks and dialled landlines): limits and the destination policy.
+
+    The service pays for every outbound minute: these are the toll-fraud guard. See
+    ``services/destination_policy.py`` (where a call may go) and ``services/outbound.py`` (limits).
+    """
+
     # Free outgoing minutes per person and per calendar month (Europe/Paris).
     monthly_minutes: int = 120
+    # Longest outgoing call, from the answer; the call is cut at that point.
+    max_call_seconds: int = 1200
+    # A spoken warning this long before the cut.
+    warning_seconds: int = 60
+    # How long the far end may ring before "no answer".
+    ring_timeout_seconds: int = 30
+    # Outgoing calls in progress at once, for everybody: the trunk's capacity for callbacks.
+    max_simultaneous_calls: int = 10
+    # Outgoing minutes for the whole service per day (Europe/Paris): a cap on what fraud can cost.
+    daily_minutes_budget: int = 2000
+    # This many refused destinations from one mailbox within the window suspend its outgoing calls.
+    refusals_before_suspension: int = 10
+    refusal_window_minutes: int = 10
+    # Where outbound calls go: the PJSIP endpoint of the carrier trunk.
+    trunk_endpoint: str = "trunk"
+    # Asterisk's own cut (TIMEOUT(absolute)) comes this long after the application's, so that the
+    # application normally ends the call cleanly, and Asterisk ends it if the application died.
+    hangup_grace_seconds: int = 3
+    # Destination policy. Calling back the caller of a message may reach French mobiles.
+    allow_mobile_callbacks: bool = True
+    # Dialled numbers (main menu) may reach French mobiles.
+    allow_mobile_calls: bool = False
+    # Outgoing calls may reach French overseas departments and territories (0262, 0590, 0694...).
+    allow_overseas: bool = False
+    # International destinations allowed, as E.164 prefixes ("+32", "+3222"); none by default.
+    allowed_international_prefixes: tuple[str, ...] = ()
+    # Emergency and social numbers: never called through the service; the person hears that they
+    # should hang up and dial it directly from the phone in their hand (always free).
+    emergency_numbers: tuple[str, ...] = (
+        "15", "17", "18", "112", "114", "115", "119", "191", "196",
+        "116000", "116006", "116111", "116117", "3114", "3919",
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        for name in (
+            "monthly_minutes",
+            "max_call_seconds",
+            "ring_timeout_seconds",
+            "max_simultaneous_calls",
+            "daily_minutes_budget",
+            "refusals_before_suspension",
+            "refusal_window_minutes",
+        ):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"callback.{name} must be at least 1, got {getattr(self, name)}")
+        if self.warning_seconds < 0 or self.hangup_grace_seconds < 1:
+            raise ConfigError("callback.warning_seconds must be 0 or more, callback.hangup_grace_seconds 1 or more")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.trunk_endpoint):
+            raise ConfigError(f"callback.trunk_endpoint must be a PJSIP endpoint name, got {self.trunk_endpoint!r}")
+        for prefix in self.allowed_international_prefixes:
+            if not re.fullmatch(r"\+[1-9][0-9]{0,6}", prefix):
+                raise ConfigError(f"callback.allowed_international_prefixes: {prefix!r} is not like +32")
+        for number in self.emergency_numbers:
+            if not re.fullmatch(r"[0-9]{2,6}", number):
+                raise ConfigError(f"callback.emergency_numbers: {number!r} is not a short number")
 
 
 @dataclass(frozen=True)
@@ -132,6 +197,31 @@ class CardSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    # `serve` exposes Prometheus metrics at http://listen_address:listen_port/metrics; 0 disables.
+    # No authentication: keep it on loopback (or behind a firewall).
+    listen_address: str = "127.0.0.1"
+    listen_port: int = 9465
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.listen_port <= 65535:
+            raise ConfigError(f"metrics.listen_port must be 0 (off) to 65535, got {self.listen_port}")
+
+
+@dataclass(frozen=True)
+class AsteriskSettings:
+    """How `doctor` looks at Asterisk beyond ARI, on the host where Asterisk runs."""
+
+    # Where Asterisk's http.conf and manager.conf are (their listening addresses); "" skips.
+    config_dir: str = "/etc/asterisk"
+    # The command that runs `asterisk -rx ...` (ARI does not show outbound registrations);
+    # e.g. "chroot /srv/asterisk-root asterisk"; "" skips.
+    cli_command: str = "asterisk"
+    # Our outbound registration in pjsip.conf; "" when the carrier knows us by address.
+    trunk_registration: str = "trunk"
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     ari: AriSettings = field(default_factory=AriSettings)
@@ -144,6 +234,8 @@ class Settings:
     callback: CallbackSettings = field(default_factory=CallbackSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     cards: CardSettings = field(default_factory=CardSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
 
 
 def load_settings(

@@ -23,6 +23,22 @@ CLI = str(Path(sys.executable).with_name("reconnect-pbx"))
 ACCESS_NUMBER = "+33980000001"
 
 
+# Outgoing-call limits of the test configuration: a call is cut 10 s after the answer (3 s after the
+# warning), Asterisk's own cut 2 s later; no answer after 4 s of ringing; 4 refused destinations
+# suspend a person's outgoing calls.
+CALLBACK_TEST_LIMITS = {
+    "RECONNECT_CALLBACK_MAX_CALL_SECONDS": "10",
+    "RECONNECT_CALLBACK_WARNING_SECONDS": "3",
+    "RECONNECT_CALLBACK_HANGUP_GRACE_SECONDS": "2",
+    "RECONNECT_CALLBACK_RING_TIMEOUT_SECONDS": "4",
+    "RECONNECT_CALLBACK_REFUSALS_BEFORE_SUSPENSION": "4",
+}
+
+
+# What serve logs once its ARI websocket is up (reconnect_pbx/ari/client.py).
+CONNECTED_LINE = "ARI websocket connected to"
+
+
 def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((address, 0))
@@ -44,11 +60,16 @@ class AppProcess:
             "RECONNECT_ARI_RECONNECT_MAX_SECONDS": "2",
             "RECONNECT_MEDIA_LISTEN_ADDRESS": "127.0.0.1",
             "RECONNECT_MEDIA_LISTEN_PORT": str(free_port()),
+            # Sessions running at once each get their own metrics port (test_metrics.py scrapes it).
+            "RECONNECT_METRICS_LISTEN_PORT": str(free_port()),
             "RECONNECT_VOICEMAIL_PROMPT_SET": prompt_set,
             "RECONNECT_LOGGING_LEVEL": "DEBUG",
             "RECONNECT_ACCESS_ACCESS_NUMBER": ACCESS_NUMBER,
+            # Outgoing calls: limits short enough for tests to reach them (test_callback_*.py).
+            **CALLBACK_TEST_LIMITS,
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self._connections_before_start = 0
 
     def configure(self, **settings: str) -> None:
         """Change settings (``voicemail_prompt_set="std"``); applied at the next start."""
@@ -62,13 +83,16 @@ class AppProcess:
     def start(self, timeout: float = 15) -> None:
         if self.running:
             return
+        self._connections_before_start = self.log_text().count(CONNECTED_LINE)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen([CLI, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.wait_registered(timeout)
 
     def wait_registered(self, timeout: float = 15) -> None:
-        """Until Asterisk lists our Stasis application (the websocket is up)."""
+        """Until Asterisk lists our Stasis application and this process has connected since it
+        started. Asterisk keeps listing an application whose process died while channels are still
+        in it (then inactive: Stasis() fails), so the listing alone does not say we are back."""
         pbx = self.sandbox.pbx
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -80,7 +104,7 @@ class AppProcess:
                     auth=(pbx.ari_user, pbx.ari_password),
                     timeout=2,
                 )
-                if response.status_code == 200:
+                if response.status_code == 200 and self.log_text().count(CONNECTED_LINE) > self._connections_before_start:
                     return
             except httpx.HTTPError:
                 pass
