@@ -6,7 +6,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL cannot be reached (down, restarting, network): not a bug, and it will pass.
+
+    Call flows get this instead of SQLAlchemy's errors (``FlowContext.db``): a deposit then takes
+    the message without the database, other flows say the service is temporarily unavailable."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the server cannot be reached, as opposed to a query that failed.
+
+    A lost or refused connection carries no SQLSTATE; a deadlock or a serialization failure (also
+    OperationalError for psycopg2) does."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    return getattr(exc.orig, "pgcode", None) is None
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:

@@ -14,6 +14,8 @@ from .config import Settings
 from .db import make_engine, make_session_factory
 from .flows.context import FlowContext
 from .media import MediaServer
+from .recovery import Recovery
+from .metrics import MetricsServer
 from .services import schema
 from .stasis import StasisApplication
 from .storage import PostgresAudioStore
@@ -31,7 +33,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         except (NotImplementedError, RuntimeError):
             pass  # not the main thread (tests)
 
-    engine = make_engine(settings.database.url, pool_size=10, max_overflow=5)
+    # connect_timeout: an unreachable database must fail a query in seconds, not hold a caller for
+    # TCP's minutes (a deposit then goes on without it).
+    engine = make_engine(settings.database.url, pool_size=10, max_overflow=5, connect_args={"connect_timeout": 3})
     # Refuse to start on a database that is unreachable or not migrated: one clear line.
     with engine.connect() as connection:
         schema.ensure_current(connection)
@@ -52,13 +56,22 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         request_timeout=settings.ari.request_timeout_seconds,
         reconnect_initial=settings.ari.reconnect_initial_seconds,
         reconnect_max=settings.ari.reconnect_max_seconds,
+        # No flow waits for these, and they are most of what Asterisk sends about a call
+        # (a prompt list sends PlaybackStarted and PlaybackContinuing for each file).
+        ignored_events=("ChannelDialplan", "ChannelVarset", "PlaybackContinuing", "PlaybackStarted"),
     )
     ctx = FlowContext(
         client=client, settings=settings, session_factory=session_factory, store=store, media=media
     )
     application = StasisApplication(ctx)
+    # Reconcile on every (re)connection, sweep the recording spool at each one and periodically.
+    recovery = Recovery(application)
+    recovery.install()
+    metrics = MetricsServer(settings.metrics.listen_address, settings.metrics.listen_port, client, application.flows)
     await media.start()
+    await metrics.start()
     websocket = asyncio.create_task(client.run(), name="ari-websocket")
+    sweeper = asyncio.create_task(recovery.run(stop), name="spool-sweep")
     log.info("serving ARI application %s on %s", settings.ari.app, settings.ari.url)
     try:
         await stop.wait()
@@ -67,7 +80,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         await application.drain(timeout=30)
         await client.close()
         websocket.cancel()
-        await asyncio.gather(websocket, return_exceptions=True)
+        sweeper.cancel()
+        await asyncio.gather(websocket, sweeper, return_exceptions=True)
         await media.stop()
+        await metrics.stop()
         ctx.executor.shutdown(wait=False)
         engine.dispose()

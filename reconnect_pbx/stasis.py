@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from . import metrics, phone
 from .ari import AriError, Event
-from .flows import deposit
+from .db import DatabaseUnavailable
+from .flows import access, deposit
 from .flows.channel import CallChannel, CallerHungUp
 from .flows.context import FlowContext
 
@@ -22,11 +28,21 @@ Flow = Callable[[FlowContext, CallChannel, list[str]], Awaitable[None]]
 
 FLOWS: dict[str, Flow] = {
     "deposit": deposit.run,
+    # Not named by the dialplan: a "deposit" call to the access number is routed here.
+    "access": access.run,
 }
+
+# '*' during a person's greeting: the deposit flow hands the call to the PIN login.
+deposit.login_hook = access.login_from_greeting
 
 # Channels we create ourselves (outbound legs) enter Stasis with this first argument: the flow that
 # created them drives them, the router leaves them alone.
 OWNED_CHANNEL_ARG = "owned"
+
+# Flows that can do nothing useful without PostgreSQL (log in, listen, call back: outbound calls
+# fail closed). When it is down, the caller hears "service-unavailable" at once. A deposit goes on
+# without it (flows/deposit.py).
+NEEDS_DATABASE = frozenset({"access"})
 
 
 class StasisApplication:
@@ -34,6 +50,7 @@ class StasisApplication:
         self.ctx = ctx
         self.flows = dict(FLOWS if flows is None else flows)
         self.calls: dict[str, asyncio.Task[None]] = {}
+        self.access_number = access_did(ctx.settings.access.access_number, ctx.settings.numbers.default_region)
         ctx.client.events.on("StasisStart", self.on_stasis_start)
 
     def on_stasis_start(self, event: Event) -> None:
@@ -42,12 +59,26 @@ class StasisApplication:
         channel_id = channel["id"]
         if channel_id in self.calls or (args and args[0] == OWNED_CHANNEL_ARG):
             return
-        flow = self.flows.get(args[0]) if args else None
+        self.start_flow(channel, args)
+
+    def start_flow(self, channel: dict, args: list[str]) -> None:
+        """Run the flow that ``args`` (the Stasis() arguments) name for ``channel``: a new call, or
+        one that a dead process left in our application (``recovery.py`` resumes it)."""
+        channel_id = channel["id"]
+        flow_name = args[0] if args else ""
+        # Every trunk call arrives as "deposit,<DID>": the access number is one of those DIDs.
+        if flow_name == "deposit" and self.access_number and len(args) > 1 and args[1] == self.access_number:
+            flow_name = "access"
+        flow = self.flows.get(flow_name)
         if flow is None:
             log.error("channel %s: unknown flow %r; back to the dialplan", channel_id, args[:1])
             self._own(channel_id, self._back_to_dialplan(channel_id))
             return
-        self._own(channel_id, self._guarded(flow, args[0], channel, args[1:]))
+        self._own(channel_id, self._guarded(flow, flow_name, channel, args[1:]))
+
+    def adopt(self, channel_id: str, work: Awaitable[None]) -> None:
+        """Own ``work`` for a channel no flow drives (recovery after a crash): tracked as a call."""
+        self._own(channel_id, work)
 
     def _own(self, channel_id: str, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -63,10 +94,17 @@ class StasisApplication:
     async def _guarded(self, flow: Flow, flow_name: str, channel_data: dict, args: list[str]) -> None:
         channel = CallChannel(self.ctx.client, channel_data)
         log.info("channel %s: %s flow starts", channel.id, flow_name)
+        metrics.CALLS_IN_PROGRESS.labels(flow=flow_name).inc()
         try:
+            if flow_name in NEEDS_DATABASE:
+                # Say at once that the service is down, before the caller types a number and a PIN.
+                await self.ctx.db(_database_answers)
             await flow(self.ctx, channel, args)
         except CallerHungUp:
             log.info("channel %s: caller hung up", channel.id)
+        except DatabaseUnavailable as exc:
+            log.error("channel %s: %s flow stopped, database unavailable (%s)", channel.id, flow_name, exc)
+            await self._apologise(channel, "service-unavailable")
         except asyncio.CancelledError:
             log.warning("channel %s: call abandoned at shutdown", channel.id)
             raise
@@ -74,14 +112,19 @@ class StasisApplication:
             log.exception("channel %s: %s flow failed", channel.id, flow_name)
             await self._apologise(channel)
         finally:
+            metrics.CALLS_IN_PROGRESS.labels(flow=flow_name).dec()
             channel.close()
             if not channel.hung_up:
-                await self.ctx.client.hangup(channel.id)
+                try:
+                    await self.ctx.client.hangup(channel.id)
+                except AriError as exc:  # Asterisk unreachable: it hangs up on its own side
+                    log.warning("channel %s: could not hang up: %s", channel.id, exc)
 
-    async def _apologise(self, channel: CallChannel) -> None:
+    async def _apologise(self, channel: CallChannel, prompt: str = "technical-problem") -> None:
         try:
             language = channel.language if channel.language in ("fr", "en") else "fr"
-            await channel.play([self.ctx.prompt("technical-problem", language)], timeout=30)
+            await channel.answer()  # a flow may fail before answering: the caller must hear why
+            await channel.play([self.ctx.prompt(prompt, language)], timeout=30)
         except Exception as exc:  # the apology itself failed: hanging up is all that is left
             log.warning("channel %s: could not play the apology: %s", channel.id, exc)
 
@@ -93,3 +136,19 @@ class StasisApplication:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _database_answers(session: Session) -> None:
+    session.execute(text("SELECT 1"))
+
+
+def access_did(configured: str, region: str) -> str:
+    """The access number as the dialplan passes DIDs (E.164 for a French number); "" if none."""
+    raw = configured.strip()
+    if not raw:
+        return ""
+    try:
+        return phone.normalise(raw, region)
+    except phone.InvalidNumber:
+        # An internal DID that is not a public number: compared as configured.
+        return re.sub(r"[\s.()/-]", "", raw)

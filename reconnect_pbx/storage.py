@@ -11,7 +11,7 @@ import io
 import wave
 from typing import Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from .models import AudioBlob
@@ -31,17 +31,22 @@ class AudioStore(Protocol):
     def delete(self, session: Session, audio_id: int) -> None: ...
 
 
+# Built once: every message and greeting goes through it, and building it cost more than the ORM
+# unit of work saved.
+_INSERT_BLOB = insert(AudioBlob.__table__).returning(AudioBlob.__table__.c.id)
+
+
 class PostgresAudioStore:
     def put(self, session: Session, data: bytes, content_type: str = WAV) -> int:
-        blob = AudioBlob(
-            content_type=content_type,
-            data=data,
-            size_bytes=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-        )
-        session.add(blob)
-        session.flush()
-        return blob.id
+        return session.execute(
+            _INSERT_BLOB,
+            {
+                "content_type": content_type,
+                "data": data,
+                "size_bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            },
+        ).scalar_one()
 
     def get(self, session: Session, audio_id: int) -> bytes | None:
         return session.scalar(select(AudioBlob.data).where(AudioBlob.id == audio_id))

@@ -1,4 +1,4 @@
-"""Our ARI transport: REST + event websocket. Nothing outside this package imports httpx or websockets."""
+"""Our ARI transport: REST (aiohttp) + event websocket. Nothing outside this package talks to ARI directly."""
 
 from .client import AriClient
 from .errors import (

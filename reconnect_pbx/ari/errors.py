@@ -1,4 +1,4 @@
-"""The ARI layer's exceptions. Transport errors (httpx, websockets) never leave this package."""
+"""The ARI layer's exceptions. Transport errors (aiohttp, websockets) never leave this package."""
 
 from __future__ import annotations
 

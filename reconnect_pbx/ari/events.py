@@ -85,12 +85,21 @@ class Waiter:
 
 
 class EventDispatcher:
-    def __init__(self) -> None:
+    def __init__(self, ignored: Iterable[str] = ()) -> None:
         self._waiters: dict[tuple[str, str], list[Waiter]] = defaultdict(list)
         self._subscribers: dict[str, list[EventHandler]] = defaultdict(list)
         self._type_handlers: dict[str, list[EventHandler]] = defaultdict(list)
+        # Event types Asterisk is asked not to send (AriClient's ignored_events): waiting for
+        # one would wait for ever, so it is refused at once.
+        self.ignored = frozenset(ignored)
+
+    def _refuse_ignored(self, event_types: Iterable[str]) -> None:
+        unused = self.ignored.intersection(event_types)
+        if unused:
+            raise ValueError(f"{sorted(unused)} are filtered out (AriClient ignored_events)")
 
     def expect(self, event_types: Iterable[str], object_id: str) -> Waiter:
+        self._refuse_ignored(event_types := list(event_types))
         keys = [(event_type, object_id) for event_type in event_types]
         waiter = Waiter(self, keys)
         for key in keys:
@@ -99,6 +108,7 @@ class EventDispatcher:
 
     def on(self, event_type: str, handler: EventHandler) -> None:
         """Call ``handler`` for every event of this type (e.g. StasisStart)."""
+        self._refuse_ignored([event_type])
         self._type_handlers[event_type].append(handler)
 
     def subscribe(self, object_id: str, handler: EventHandler) -> Callable[[], None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .. import prompts
 from ..ari import AriClient
 from ..config import Settings
-from ..db import transaction
+from ..db import DatabaseUnavailable, is_unavailable, transaction
 from ..media import MediaServer
 from ..storage import AudioStore
 
@@ -30,10 +31,19 @@ class FlowContext:
     # The database driver blocks: queries run on a small pool of their own, never on the event loop.
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(8, "db"))
 
-    async def db(self, work: Callable[..., T], *args: Any) -> T:
-        """Run ``work(session, *args)`` in one transaction on the database pool."""
+    async def db(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``work(session, *args, **kwargs)`` in one transaction on the database pool.
+
+        Raises ``DatabaseUnavailable`` when PostgreSQL cannot be reached."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self._in_transaction, work, args)
+        if kwargs:
+            work = functools.partial(work, **kwargs)
+        try:
+            return await loop.run_in_executor(self.executor, self._in_transaction, work, args)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise DatabaseUnavailable(str(exc).splitlines()[0]) from exc
+            raise
 
     def _in_transaction(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
         with transaction(self.session_factory) as session:

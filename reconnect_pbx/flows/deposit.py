@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Optional
 
 import phonenumbers
 
-from .. import prompts
-from ..ari import AriError, NotFound
+from .. import metrics, prompts
+from ..ari import AriError, AriHttpError, NotFound
+from ..db import DatabaseUnavailable
 from ..models import Language
 from ..services import voicemail
+from ..services.recovery import CUT_MINIMUM_MS, repair_wav
 from ..storage import InvalidAudio, wav_duration_ms
 from .channel import CallChannel, CallerHungUp
 from .context import FlowContext
@@ -35,6 +38,17 @@ SKIP_GREETING_KEY = "#"
 
 # Set by the access flow when it lands: (ctx, channel, target) -> runs the login for this mailbox.
 login_hook: Callable[[FlowContext, CallChannel, voicemail.MailboxTarget], Awaitable[None]] | None = None
+
+# Where a call goes when the database is down and nothing is known of the number: the dialplan
+# records it alone, as when the application is not connected (dialplan/fallback.conf).
+FALLBACK_CONTEXT = "fallback-deposit"
+# Who held each number when it was last looked up: while PostgreSQL is down, a call to a number
+# seen recently still hears the person's (standard) greeting in their language and is recorded
+# here. Only the greeting depends on it: the recovery sweep attributes the message again, by who
+# held the number at the time of the call, once the database is back.
+KNOWN_TARGET_SECONDS = 24 * 3600
+KNOWN_TARGETS_MAX = 50_000
+_known_targets: dict[str, tuple[float, voicemail.MailboxTarget]] = {}
 
 
 async def run(ctx: FlowContext, channel: CallChannel, args: list[str]) -> None:
@@ -95,7 +109,12 @@ class DepositCall:
         return self.ctx.prompts(names, self.language)
 
     async def look_up(self) -> Step:
-        self.target = await self.ctx.db(voicemail.find_mailbox_for_number, self.dialled, self.started_at)
+        try:
+            self.target = await self.ctx.db(voicemail.find_mailbox_for_number, self.dialled, self.started_at)
+        except DatabaseUnavailable as exc:
+            log.error("channel %s: database unavailable (%s)", self.channel.id, exc)
+            return self.without_database
+        _remember(self.dialled, self.target)
         if self.target is None:
             log.info("channel %s: %s is not in service", self.channel.id, self.dialled)
             return self.intercept
@@ -107,6 +126,21 @@ class DepositCall:
         )
         if self.target.message_count >= self.ctx.settings.voicemail.mailbox_capacity:
             return self.mailbox_full
+        return self.greet
+
+    async def without_database(self) -> Step:
+        known = _recalled(self.dialled)
+        if known is None:
+            log.warning("channel %s: number not known from memory; the dialplan takes the message", self.channel.id)
+            await self.channel.continue_in_dialplan(FALLBACK_CONTEXT)
+            return None
+        log.warning(
+            "channel %s: deposit for mailbox %s from memory; stored when the database is back",
+            self.channel.id,
+            known.mailbox_id,
+        )
+        # Recorded greetings are in the database: the standard one, which needs only the prompts.
+        self.target = replace(known, personal_greeting_audio_id=None, name_audio_id=None)
         return self.greet
 
     async def intercept(self) -> Step:
@@ -159,12 +193,17 @@ class DepositCall:
         settings = self.ctx.settings.voicemail
         self.recording_name = _recording_name(self)
         await self.channel.play(self._play(["beep"]))
-        result = await self.channel.record(
-            self.recording_name,
-            max_duration_seconds=settings.max_message_seconds,
-            max_silence_seconds=settings.max_silence_seconds,
-            terminate_on="#",
-        )
+        try:
+            result = await self.channel.record(
+                self.recording_name,
+                max_duration_seconds=settings.max_message_seconds,
+                max_silence_seconds=settings.max_silence_seconds,
+                terminate_on="#",
+            )
+        except AriHttpError as exc:
+            # Asterisk refused to record (spool missing or not writable, disk full...).
+            log.error("channel %s: Asterisk could not record the message: %s", self.channel.id, exc)
+            return self.say_goodbye(["technical-problem"])
         log.info(
             "channel %s: recording %s ended by %s (%s)",
             self.channel.id,
@@ -173,6 +212,7 @@ class DepositCall:
             result.cause or "-",
         )
         if result.state != "done":
+            log.error("channel %s: the recording %s (%s)", self.channel.id, result.state, result.cause or "-")
             if not self.channel.hung_up:
                 await self.channel.play(self._play(["technical-problem"]))
                 await self.channel.hangup()
@@ -185,12 +225,17 @@ class DepositCall:
         except NotFound:
             log.error("channel %s: Asterisk kept no file for the recording", self.channel.id)
             return self.say_goodbye(["technical-problem"])
+        # A header Asterisk never finished (it crashed meanwhile) would say 0 ms: repaired, and the
+        # message kept even if short, since the caller was cut off.
+        repaired = repair_wav(audio)
+        minimum_ms = CUT_MINIMUM_MS if repaired is not audio else self.ctx.settings.voicemail.min_message_seconds * 1000
+        audio = repaired
         try:
             duration_ms = wav_duration_ms(audio)
         except InvalidAudio as exc:
             log.error("channel %s: recording is not a valid WAV (%s); left in the spool", self.channel.id, exc)
             return self.say_goodbye(["technical-problem"])
-        if duration_ms < self.ctx.settings.voicemail.min_message_seconds * 1000:
+        if duration_ms < minimum_ms:
             log.info("channel %s: message of %d ms dropped (too short)", self.channel.id, duration_ms)
             await self.ctx.client.delete_stored_recording(self.recording_name)
             return self.say_goodbye(["message-too-short"])
@@ -208,6 +253,7 @@ class DepositCall:
             # Never lose it: the file stays in Asterisk's spool for the recovery sweep.
             log.exception("channel %s: could not store the message; left in the spool", self.channel.id)
             return self.say_goodbye(["message-saved"])
+        metrics.MESSAGES_STORED.inc()
         log.info(
             "channel %s: message %s stored (%d ms) in mailbox %s",
             self.channel.id,
@@ -233,3 +279,19 @@ class DepositCall:
             return None
 
         return goodbye
+
+
+def _remember(number: str, target: voicemail.MailboxTarget | None) -> None:
+    _known_targets.pop(number, None)
+    if target is None:
+        return
+    if len(_known_targets) >= KNOWN_TARGETS_MAX:
+        _known_targets.pop(next(iter(_known_targets)))
+    _known_targets[number] = (time.monotonic(), target)
+
+
+def _recalled(number: str) -> voicemail.MailboxTarget | None:
+    entry = _known_targets.get(number)
+    if entry is None or time.monotonic() - entry[0] > KNOWN_TARGET_SECONDS:
+        return None
+    return entry[1]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -42,39 +42,60 @@ class MailboxTarget:
     message_count: int
 
 
+def _greeting_audio(kind: GreetingKind):  # noqa: ANN202 - a scalar subquery
+    return (
+        select(Greeting.audio_id)
+        .where(Greeting.mailbox_id == Mailbox.id, Greeting.kind == kind)
+        .scalar_subquery()
+    )
+
+
+# Every call starts with this one statement (greetings and the message count as subqueries: each
+# round trip is time the caller waits before the greeting). Built once: building it for each call
+# cost more CPU than running it.
+_MAILBOX_FOR_NUMBER = (
+    select(
+        Beneficiary.id,
+        Beneficiary.language,
+        Beneficiary.status,
+        Mailbox.id,
+        PhoneNumber.e164,
+        _greeting_audio(GreetingKind.PERSONAL),
+        _greeting_audio(GreetingKind.NAME),
+        select(func.count())
+        .select_from(Message)
+        .where(Message.mailbox_id == Mailbox.id, Message.state != MessageState.DELETED)
+        .scalar_subquery(),
+    )
+    .join(NumberAssignment, NumberAssignment.phone_number_id == PhoneNumber.id)
+    .join(Beneficiary, Beneficiary.id == NumberAssignment.beneficiary_id)
+    .join(Mailbox, Mailbox.beneficiary_id == Beneficiary.id)
+    .where(
+        PhoneNumber.e164 == bindparam("number"),
+        NumberAssignment.started_at <= bindparam("at"),
+        (NumberAssignment.ended_at.is_(None)) | (NumberAssignment.ended_at > bindparam("at")),
+    )
+)
+
+
 def find_mailbox_for_number(session: Session, number: str, at: datetime) -> MailboxTarget | None:
     """The mailbox of whoever held ``number`` at ``at``; None for an unknown, free or quarantined
     number, or a closed person (their number is in quarantine: old contacts must not reach them)."""
-    row = session.execute(
-        select(Beneficiary, Mailbox.id, PhoneNumber.e164)
-        .join(NumberAssignment, NumberAssignment.phone_number_id == PhoneNumber.id)
-        .join(Beneficiary, Beneficiary.id == NumberAssignment.beneficiary_id)
-        .join(Mailbox, Mailbox.beneficiary_id == Beneficiary.id)
-        .where(
-            PhoneNumber.e164 == number,
-            NumberAssignment.started_at <= at,
-            (NumberAssignment.ended_at.is_(None)) | (NumberAssignment.ended_at > at),
-        )
-    ).first()
+    row = session.execute(_MAILBOX_FOR_NUMBER, {"number": number, "at": at}).first()
     if row is None:
         return None
-    beneficiary, mailbox_id, e164 = row
-    if beneficiary.status == BeneficiaryStatus.CLOSED:
+    beneficiary_id, language, status, mailbox_id, e164, personal, name, message_count = row
+    if status == BeneficiaryStatus.CLOSED:
         return None
-    greetings = dict(
-        session.execute(
-            select(Greeting.kind, Greeting.audio_id).where(Greeting.mailbox_id == mailbox_id)
-        ).all()
-    )
     return MailboxTarget(
-        beneficiary_id=beneficiary.id,
+        beneficiary_id=beneficiary_id,
         mailbox_id=mailbox_id,
         number=e164,
-        language=beneficiary.language,
-        status=beneficiary.status,
-        personal_greeting_audio_id=greetings.get(GreetingKind.PERSONAL),
-        name_audio_id=greetings.get(GreetingKind.NAME),
-        message_count=count_kept_messages(session, mailbox_id),
+        language=language,
+        status=status,
+        personal_greeting_audio_id=personal,
+        name_audio_id=name,
+        message_count=message_count or 0,
     )
 
 
@@ -97,28 +118,33 @@ class NewMessage:
     source_channel_id: str
 
 
+# Built once, as _MAILBOX_FOR_NUMBER: every deposit runs them.
+_MESSAGE_FROM_CHANNEL = select(Message.id).where(Message.source_channel_id == bindparam("source_channel_id"))
+_INSERT_MESSAGE = (
+    insert(Message.__table__)
+    .on_conflict_do_nothing(index_elements=[Message.__table__.c.source_channel_id])
+    .returning(Message.__table__.c.id)
+)
+
+
 def store_message(session: Session, store: AudioStore, message: NewMessage, audio: bytes) -> int | None:
     """Store a message and its audio. Returns its id, or None if it was already stored."""
-    already = session.scalar(
-        select(Message.id).where(Message.source_channel_id == message.source_channel_id)
-    )
+    already = session.scalar(_MESSAGE_FROM_CHANNEL, {"source_channel_id": message.source_channel_id})
     if already is not None:
         return None
     audio_id = store.put(session, audio)
     inserted = session.execute(
-        insert(Message)
-        .values(
-            mailbox_id=message.mailbox_id,
-            caller_number=message.caller_number,
-            called_number=message.called_number,
-            received_at=message.received_at,
-            duration_ms=message.duration_ms,
-            state=MessageState.NEW,
-            audio_id=audio_id,
-            source_channel_id=message.source_channel_id,
-        )
-        .on_conflict_do_nothing(index_elements=[Message.source_channel_id])
-        .returning(Message.id)
+        _INSERT_MESSAGE,
+        {
+            "mailbox_id": message.mailbox_id,
+            "caller_number": message.caller_number,
+            "called_number": message.called_number,
+            "received_at": message.received_at,
+            "duration_ms": message.duration_ms,
+            "state": MessageState.NEW,
+            "audio_id": audio_id,
+            "source_channel_id": message.source_channel_id,
+        },
     ).scalar()
     if inserted is None:
         store.delete(session, audio_id)

@@ -1,0 +1,73 @@
+"""The application is not connected (stopped, crashed, restarting): the dialplan takes the messages
+alone, and the application stores them when it starts, in the mailbox of the time of the call."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from reconnect_pbx.sandbox import STASIS_APP
+
+from deposit_helpers import wait_for_messages
+from fault_helpers import (
+    call_fallback,
+    log_lines,
+    new_caller,
+    speak_then_hang_up,
+    spool_names,
+)
+from fault_helpers import dialplan_watch  # noqa: F401  (a fixture)
+from harness import release_app_name
+
+
+async def test_calls_made_while_the_app_is_stopped_are_all_stored_when_it_starts(
+    app_process, speech_sounds, carrier, observer, dialplan_watch, enrol, db, number_block
+):
+    release_app_name(STASIS_APP)  # the application is down before the calls
+    first, second = enrol(), enrol("en")
+    unassigned = number_block() + "00"
+    calls = [
+        (first, new_caller("01"), False),
+        (first, new_caller("06"), True),  # withheld
+        (second, new_caller("04"), False),
+        (second, new_caller("09"), False),
+    ]
+    dropped_caller = new_caller("05")
+
+    async def one(dialled: str, caller: str, withheld: bool) -> None:
+        call = await call_fallback(carrier, dialplan_watch, dialled, caller, withheld=withheld)
+        await speak_then_hang_up(call)
+        await call.wait_hung_up(timeout=15)
+
+    await asyncio.gather(
+        *(one(person.national, caller, withheld) for person, caller, withheld in calls),
+        one(unassigned, dropped_caller, False),
+    )
+    # One file per call waits in the spool, under fallback/, named after the caller (or "withheld").
+    waiting = [n for n in await spool_names(observer) if n.startswith("fallback/")]
+    for _, caller, withheld in calls:
+        if not withheld:
+            assert len([n for n in waiting if f"-{caller}-" in n]) == 1
+    assert len([n for n in waiting if f"-{dropped_caller}-" in n]) == 1
+
+    app_process.start()
+    first_messages = await wait_for_messages(db, first.mailbox_id, 2, timeout=20)
+    second_messages = await wait_for_messages(db, second.mailbox_id, 2, timeout=20)
+    stored = first_messages + second_messages
+    assert len(stored) == len(calls)
+    assert sorted(m.caller_number or "withheld" for m in first_messages) == sorted(
+        ["+33" + calls[0][1][1:], "withheld"]
+    )
+    assert sorted(m.caller_number for m in second_messages) == sorted("+33" + c[1:] for _, c, _ in calls[2:])
+    for message in stored:
+        assert 3000 <= message.duration_ms <= 6000
+        assert message.called_number in (first.number, second.number)
+    # Nothing is left behind: the unassigned number's file went too, and the log says why.
+    ours = [caller for _, caller, _ in calls] + [dropped_caller]
+    async with asyncio.timeout(10):
+        while [n for n in await spool_names(observer) if any(f"-{c}-" in n for c in ours)]:
+            await asyncio.sleep(0.2)
+    assert log_lines(app_process.log_text(), rf"spool message dropped: nobody held {re.escape(unassigned)}")
+    # What the callers heard came from the dialplan alone.
+    steps = (await dialplan_watch.wait_for(calls[0][1], "Record")).media()
+    assert steps[:3] == ["fallback-greeting", "fallback-greeting", "beep"]

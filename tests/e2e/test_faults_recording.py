@@ -1,0 +1,56 @@
+"""Asterisk cannot write a recording (spool not writable, disk full): the caller is told, an error is
+logged, and the service stays up for the next call."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from reconnect_pbx.sandbox import STASIS_APP
+
+from deposit_helpers import leave_message, media_names, wait_for_messages
+from fault_helpers import dialplan_watch  # noqa: F401  (a fixture)
+from fault_helpers import log_lines, new_caller
+from harness import place_call, release_app_name
+
+
+@contextlib.contextmanager
+def unwritable(folder: Path) -> Iterator[None]:
+    """A file where the folder should be: nothing can be created in it, not even by root."""
+    aside = folder.with_name(folder.name + ".aside")
+    folder.rename(aside)
+    folder.write_text("")
+    try:
+        yield
+    finally:
+        folder.unlink()
+        aside.rename(folder)
+
+
+async def test_a_recording_that_cannot_be_written_is_told_to_the_caller_and_logged(running_app, sandbox, carrier, observer, enrol, db):
+    person = enrol()
+    caller = new_caller()
+    with unwritable(sandbox.pbx.host_dir / "spool/recording"):
+        call = await place_call(carrier, person.national, caller)
+        await call.wait_hung_up(timeout=20)
+    observed = await observer.call_from(caller)
+    assert media_names(observed.media)[-1] == "technical-problem"
+    assert log_lines(running_app.log_text(), rf"ERROR .*channel {observed.channel_id}: .*(could not record|recording failed|kept no file)")
+    # The service is still up: the next caller leaves a message.
+    await leave_message(carrier, observer, person.national, new_caller())
+    await wait_for_messages(db, person.mailbox_id, 1)
+
+
+async def test_the_dialplan_voicemail_tells_the_caller_when_it_cannot_record(app_process, speech_sounds, sandbox, carrier, dialplan_watch, enrol):
+    release_app_name(STASIS_APP)
+    person = enrol()
+    caller = new_caller()
+    fallback = sandbox.pbx.host_dir / "spool/recording/fallback"
+    fallback.mkdir(exist_ok=True)
+    with unwritable(fallback):
+        call = await place_call(carrier, person.national, caller)
+        await call.wait_answered(timeout=15)
+        steps = await dialplan_watch.wait_for(caller, "Record", timeout=30)
+        await call.wait_hung_up(timeout=30)
+    assert steps.media()[-2:] == ["technical-problem", "technical-problem"]
