@@ -11,7 +11,7 @@ import click
 
 from reconnect_pbx import __version__
 from reconnect_pbx.cli import (
-    cards, centres, db, demo, doctor, messages, numbers, people, pin, privacy, report, sandbox, serve,
+    calls, cards, centres, db, demo, doctor, messages, numbers, people, pin, privacy, report, sandbox, serve,
 )
 from reconnect_pbx.cli.context import App, RootGroup
 
@@ -62,6 +62,7 @@ COMMANDS = [
     people.resume,
     people.close,
     pin.pin,
+    calls.calls,
     messages.messages,
     cards.card,
     cards.leaflet,
