@@ -219,8 +219,10 @@ class AriClient:
                 headers={"Authorization": self._basic_auth()},
                 timeout=aiohttp.ClientTimeout(total=self._request_timeout),
                 # Shorter than Asterisk's own keep-alive (15 s): never reuse a connection it is
-                # closing. 100 connections, as Asterisk's http.conf sessionlimit.
-                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=5),
+                # closing. Well under Asterisk's HTTP session limit (http.conf sessionlimit, 100),
+                # which the websockets count against too: past it, Asterisk drops the connection
+                # (seen at 500 simultaneous calls with 100 here); requests beyond 32 wait their turn.
+                connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=5),
             )
         try:
             async with self._session.request(

@@ -69,6 +69,11 @@ class AsteriskInstance:
     pid: int | None = None
     # messages.log as it was once the sandbox was up (set by Sandbox.start).
     startup_log: str = field(default="", repr=False)
+    # Files for this instance only (the bench's native-voicemail baseline), by their name in etc,
+    # rendered like the others; and lines appended to a rendered file ('#include "x.conf"' to
+    # extensions.conf, "load = x.so" to modules.conf). Empty for the tests, the demo and production.
+    extra_files: dict[str, Path] = field(default_factory=dict)
+    appended_lines: dict[str, list[str]] = field(default_factory=dict)
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     # -- paths -------------------------------------------------------------------------------
@@ -143,6 +148,10 @@ class AsteriskInstance:
                 if path.name in files:
                     raise SandboxError(f"{path.name} is in both {files[path.name].parent} and {directory}")
                 files[path.name] = path
+        for name, path in self.extra_files.items():
+            if name in files:
+                raise SandboxError(f"extra file {name} would replace {files[name]}")
+            files[name] = path
         return files
 
     def render(self) -> None:
@@ -158,6 +167,10 @@ class AsteriskInstance:
             name: template.render(text, values, source=str(sources[name])) for name, text in texts.items()
         }
         rendered["asterisk.conf"] = relocate_directories(rendered["asterisk.conf"], self._directories())
+        for name, lines in self.appended_lines.items():
+            if name not in rendered:
+                raise SandboxError(f"cannot append to {name}: no such config file")
+            rendered[name] = rendered[name].rstrip("\n") + "\n" + "".join(line + "\n" for line in lines)
 
         # A fresh instance each time: no recordings, contacts or logs of a previous run.
         host = self.host_dir

@@ -42,7 +42,7 @@ class MailboxTarget:
     message_count: int
 
 
-def _greeting_audio(kind: GreetingKind):  # noqa: ANN202 - a scalar subquery
+def _greeting_audio(kind: GreetingKind):
     return (
         select(Greeting.audio_id)
         .where(Greeting.mailbox_id == Mailbox.id, Greeting.kind == kind)
