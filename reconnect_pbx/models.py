@@ -206,6 +206,7 @@ class AudioBlob(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     content_type: Mapped[str] = mapped_column(String(64), default="audio/wav")
+    # Stored uncompressed (migration 0002): compression never shrinks audio, it only costs CPU.
     data: Mapped[bytes] = mapped_column(LargeBinary)
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
