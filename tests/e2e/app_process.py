@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -75,6 +77,25 @@ class AppProcess:
         """Change settings (``voicemail_prompt_set="std"``); applied at the next start."""
         for key, value in settings.items():
             self.env[f"RECONNECT_{key.upper()}"] = value
+
+    @contextmanager
+    def reconfigured(self, **settings: str) -> Iterator[AppProcess]:
+        """The application restarted with ``settings`` for a test, then as it was before."""
+        names = [f"RECONNECT_{key.upper()}" for key in settings]
+        saved = {name: self.env.get(name) for name in names}
+        self.stop()
+        self.configure(**settings)
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
+            for name, value in saved.items():
+                if value is None:
+                    self.env.pop(name, None)
+                else:
+                    self.env[name] = value
+            self.start()
 
     @property
     def running(self) -> bool:

@@ -192,13 +192,8 @@ async def test_twenty_failures_suspend_the_pin_login_until_staff_run_pin_reset(
 @pytest.fixture
 def last_eight_digits(running_app):
     """The app asking for the last 8 digits of the personal number (restored afterwards)."""
-    running_app.stop()
-    running_app.configure(access_personal_number_digits="8")
-    running_app.start()
-    yield running_app
-    running_app.stop()
-    running_app.env.pop("RECONNECT_ACCESS_PERSONAL_NUMBER_DIGITS", None)
-    running_app.start()
+    with running_app.reconfigured(access_personal_number_digits="8") as app:
+        yield app
 
 
 async def test_the_last_digits_of_the_number_are_enough_when_the_service_says_so(

@@ -28,13 +28,8 @@ pytestmark = pytest.mark.usefixtures("no_pin_in_log")
 @pytest.fixture
 def quick_timeout(running_app):
     """The app with a 2 s input timeout instead of 10 s (restored afterwards)."""
-    running_app.stop()
-    running_app.configure(voicemail_input_timeout_seconds="2")
-    running_app.start()
-    yield running_app
-    running_app.stop()
-    running_app.env.pop("RECONNECT_VOICEMAIL_INPUT_TIMEOUT_SECONDS", None)
-    running_app.start()
+    with running_app.reconfigured(voicemail_input_timeout_seconds="2") as app:
+        yield app
 
 
 async def test_the_menu_says_the_counts_then_star_helps_an_invalid_key_says_so_and_hash_says_goodbye(

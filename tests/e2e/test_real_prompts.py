@@ -15,15 +15,8 @@ pytestmark = pytest.mark.realprompts
 
 @pytest.fixture
 def app_with_real_prompts(running_app: AppProcess) -> Iterator[AppProcess]:
-    running_app.stop()
-    running_app.configure(voicemail_prompt_set="std")
-    running_app.start()
-    try:
-        yield running_app
-    finally:
-        running_app.stop()
-        running_app.configure(voicemail_prompt_set="short")
-        running_app.start()
+    with running_app.reconfigured(voicemail_prompt_set="std") as app:
+        yield app
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
