@@ -31,7 +31,7 @@ from ..models import Centre, Language, NumberAssignment, PhoneNumber
 from ..services import centres, numbers, people, schema
 from . import postgres
 from .chroot import asterisk_root
-from .instance import CARRIER_APP, STASIS_APP, Sandbox
+from .instance import CARRIER_APP, STASIS_APP, Sandbox, process_alive, write_private
 from . import up as sandbox_up, down as sandbox_down, DEV_SANDBOX
 
 DEMO_DIR = Path(os.environ.get("RECONNECT_DEMO_DIR", "/var/tmp/reconnect-pbx-demo"))
@@ -67,7 +67,7 @@ def up() -> DemoState:
     sandbox_up()
     ari = _sandbox().pbx
     config = config_path()
-    _write_private(
+    write_private(
         config,
         "# Written by `reconnect-pbx demo up`: the demo's settings (holds the sandbox's ARI password).\n"
         f'[database]\nurl = "{database_url}"\n\n'
@@ -85,7 +85,7 @@ def down() -> None:
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):
-            if not _alive(pid):
+            if not process_alive(pid):
                 break
             time.sleep(0.1)
     (DEMO_DIR / "serve.pid").unlink(missing_ok=True)
@@ -128,15 +128,7 @@ def _serve_pid() -> int | None:
         pid = int((DEMO_DIR / "serve.pid").read_text())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if _alive(pid) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return pid if process_alive(pid) else None
 
 
 def _start_serve(config: Path, ari_url: str, user: str, password: str) -> None:
@@ -190,12 +182,6 @@ def _ensure_demo_person(database_url: str) -> tuple[int, str, str | None]:
             return enrolment.beneficiary_id, enrolment.e164, enrolment.pin
     finally:
         engine.dispose()
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
 
 
 # -- a call from the simulated carrier -----------------------------------------------------------

@@ -180,8 +180,8 @@ class AsteriskInstance:
         for sub in ("etc", "spool/recording", "spool/tmp", "run", "log", "lib", "cache"):
             (host / sub).mkdir(parents=True)
         for name, text in rendered.items():
-            _write_private(host / "etc" / name, text)
-        _write_private(self.secrets_file, json.dumps(self.secrets, indent=2) + "\n")
+            write_private(host / "etc" / name, text)
+        write_private(self.secrets_file, json.dumps(self.secrets, indent=2) + "\n")
         if self.role == "pbx":
             install_sounds(self.root)
 
@@ -401,7 +401,7 @@ def install_sounds(root: AsteriskRoot) -> Path:
     return target
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """Write a file only root can read: rendered config holds passwords."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -484,7 +484,7 @@ class Sandbox:
         with file_lock(self.host_dir.with_name(self.name + ".lock")):
             previous = Sandbox.load(self.name, self.pbx.root)
             if previous is not None and previous.is_running():
-                if previous.owner_pid not in (None, os.getpid()) and _alive(previous.owner_pid):
+                if previous.owner_pid not in (None, os.getpid()) and process_alive(previous.owner_pid):
                     raise SandboxBusy(f"sandbox {self.name!r} is in use by pid {previous.owner_pid}")
                 log.info("stopping the sandbox %r left running", self.name)
                 previous.stop()
@@ -567,7 +567,7 @@ class Sandbox:
             "pbx": self.pbx.to_state(),
         }
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        _write_private(self.state_file, json.dumps(state, indent=2) + "\n")
+        write_private(self.state_file, json.dumps(state, indent=2) + "\n")
 
     @classmethod
     def load(cls, name: str, root: AsteriskRoot) -> Sandbox | None:
@@ -615,7 +615,7 @@ def start_sandbox(
             time.sleep(1)
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
     if pid is None:
         return False
     try:
