@@ -40,6 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-observer", action="store_true",
                         help="no ARI observer subscribed to everything (no latency figures): what it costs Asterisk")
     parser.add_argument("--profile", action="store_true", help="py-spy record serve during the application phases")
+    parser.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--perf-asterisk", action="store_true",
+                        help="perf record the pbx's Asterisk during every phase (asterisk.perf.data in the work dir)")
     parser.add_argument("--serve-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for serve (e.g. RECONNECT_LOGGING_LEVEL=WARNING), repeatable")
     parser.add_argument("--json", type=Path, default=None)
@@ -58,6 +61,8 @@ async def main_async(args: argparse.Namespace) -> int:
         sandbox_name="bench" if args.octet == 20 else f"bench{args.octet}",
         work_dir=args.work_dir,
         profile=args.profile,
+        profile_rate=args.profile_rate,
+        perf_asterisk=args.perf_asterisk,
         observe=not args.no_observer,
         serve_env=dict(item.split("=", 1) for item in args.serve_env),
         targets=tuple(t for t in args.targets.split(",") if t in ("app", "native")),

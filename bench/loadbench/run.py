@@ -71,6 +71,9 @@ class BenchConfig:
     owner_pid: int | None = None
     # py-spy record of serve during each application phase (collapsed stacks in the work dir).
     profile: bool = False
+    profile_rate: int = 250
+    # perf record of the pbx's Asterisk during each phase, both targets (asterisk.perf.data).
+    perf_asterisk: bool = False
     # Which phases to run for each N (both for the comparison; "app" alone to try a change).
     targets: tuple[str, ...] = TARGETS
     # The ARI observer (latency, event counts) costs Asterisk some CPU: False to measure without.
@@ -262,6 +265,7 @@ class Bench:
         self.observer.reset_peak()
         started = time.time()
         profiler = self._start_profiler(run_dir) if target == "app" and config.profile else None
+        asterisk_perf = self._start_asterisk_perf(run_dir) if config.perf_asterisk else None
         for run in runs:
             run.start()
         try:
@@ -274,9 +278,10 @@ class Bench:
         # The deposit flow stores the message before it says goodbye and hangs up: once the pbx has
         # no channel left, every message of the phase is in the database.
         await self.observer.wait_idle(60)
-        if profiler is not None:
-            profiler.send_signal(signal.SIGINT)
-            await asyncio.to_thread(profiler.wait)
+        for recorder in (profiler, asterisk_perf):
+            if recorder is not None:
+                recorder.send_signal(signal.SIGINT)
+                await asyncio.to_thread(recorder.wait)
         cpu_after = {name: process_cpu_split_ms(pid) for name, pid in pids.items()}
         result.cpu_ms = {name: sum(cpu_after[name]) - sum(cpu_before[name]) for name in pids}
         # Of which in the kernel (sockets, files): kept apart in the JSON only.
@@ -322,8 +327,21 @@ class Bench:
             return None
         with open(run_dir / "py-spy.log", "wb") as log:
             return subprocess.Popen(
-                [py_spy, "record", "--pid", str(self.serve.pid), "--rate", "250", "--format", "raw", "--nonblocking",
+                [py_spy, "record", "--pid", str(self.serve.pid), "--rate", str(self.config.profile_rate), "--format", "raw", "--nonblocking",
                  "--output", str(run_dir / "serve-profile.txt"), "--threads", "--gil"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    def _start_asterisk_perf(self, run_dir: Path) -> subprocess.Popen[bytes] | None:
+        perf = shutil.which("perf")
+        if perf is None:
+            print("perf is not installed (Debian linux-perf): no Asterisk profile", flush=True)
+            return None
+        # Read it with: perf report -i asterisk.perf.data --symfs <the sandbox's chroot>
+        with open(run_dir / "perf.log", "wb") as log:
+            return subprocess.Popen(
+                [perf, "record", "-F", "499", "-g", "--pid", str(self.sandbox.pbx.pid),
+                 "-o", str(run_dir / "asterisk.perf.data")],
                 stdout=log, stderr=subprocess.STDOUT,
             )
 
