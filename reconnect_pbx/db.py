@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class DatabaseUnavailable(Exception):
@@ -28,8 +34,10 @@ def is_unavailable(exc: BaseException) -> bool:
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
-    # pool_pre_ping: a database restart must not break the next call's first query.
-    return create_engine(url, pool_pre_ping=True, future=True, **kwargs)
+    # No pool_pre_ping: its round trip on every checkout was half the transactions of a deposit
+    # call (docs/benchmarks.md). A connection that went stale while pooled (PostgreSQL restarted)
+    # is retried instead, by run_in_transaction.
+    return create_engine(url, future=True, **kwargs)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -41,3 +49,29 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work is committed on success and rolled back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def run_in_transaction(factory: sessionmaker[Session], work: Callable[..., T], *args: Any) -> T:
+    """Run ``work(session, *args)`` in one transaction, committed on success.
+
+    A pooled connection that the server closed meanwhile (PostgreSQL restarted) fails on its first
+    statement. Failing before the commit means nothing was written, so the work runs once more on
+    a new connection (SQLAlchemy has by then invalidated the pool's other stale connections). A
+    failure during the commit itself is never retried: whether it was written is unknown."""
+    for attempt in (1, 2):
+        with factory() as session:
+            session.begin()
+            try:
+                result = work(session, *args)
+            except DBAPIError as exc:
+                session.rollback()
+                if attempt == 1 and exc.connection_invalidated:
+                    log.warning("database connection lost (%s); trying once more", str(exc.orig).strip().splitlines()[0])
+                    continue
+                raise
+            except BaseException:
+                session.rollback()
+                raise
+            session.commit()
+            return result
+    raise AssertionError("unreachable")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
+from .db import run_in_transaction
 from .storage import AudioStore
 
 log = logging.getLogger(__name__)
@@ -75,5 +76,4 @@ class MediaServer:
         return web.Response(body=data, content_type="audio/wav")
 
     def _load(self, audio_id: int) -> bytes | None:
-        with self._session_factory() as session:
-            return self._store.get(session, audio_id)
+        return run_in_transaction(self._session_factory, self._store.get, audio_id)

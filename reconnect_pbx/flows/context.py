@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .. import prompts
 from ..ari import AriClient
 from ..config import Settings
-from ..db import DatabaseUnavailable, is_unavailable, transaction
+from ..db import DatabaseUnavailable, is_unavailable, run_in_transaction
 from ..media import MediaServer
 from ..storage import AudioStore
 
@@ -39,15 +39,11 @@ class FlowContext:
         if kwargs:
             work = functools.partial(work, **kwargs)
         try:
-            return await loop.run_in_executor(self.executor, self._in_transaction, work, args)
+            return await loop.run_in_executor(self.executor, run_in_transaction, self.session_factory, work, *args)
         except Exception as exc:
             if is_unavailable(exc):
                 raise DatabaseUnavailable(str(exc).splitlines()[0]) from exc
             raise
-
-    def _in_transaction(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
-        with transaction(self.session_factory) as session:
-            return work(session, *args)
 
     def prompt(self, name: str, language: str) -> str:
         return prompts.media(name, language, self.settings.voicemail.prompt_set)

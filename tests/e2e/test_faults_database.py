@@ -66,7 +66,9 @@ def private_app(sandbox: Sandbox, private_database, app_process, speech_sounds, 
 
 @pytest.fixture
 def private_factory(private_database) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(private_database[1])
+    # The test's own checks outlive the restarts they cause: its engine pings before each use
+    # (the application retries instead, reconnect_pbx.db.run_in_transaction).
+    engine = make_engine(private_database[1], pool_pre_ping=True)
     try:
         yield make_session_factory(engine)
     finally:
