@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import wave
 from typing import Protocol
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from .models import AudioBlob
@@ -34,18 +35,21 @@ class AudioStore(Protocol):
 # Built once: every message and greeting goes through it, and building it cost more than the ORM
 # unit of work saved.
 _INSERT_BLOB = insert(AudioBlob.__table__).returning(AudioBlob.__table__.c.id)
+_NEXT_BLOB_ID = text("SELECT nextval(pg_get_serial_sequence('audio_blobs', 'id'))")
+_COPY_BLOB = "COPY audio_blobs (id, content_type, data, size_bytes, sha256) FROM STDIN (FORMAT binary)"
+# PostgreSQL's binary COPY format: signature, flags, header extension length; -1 ends the data.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_COPY_TRAILER = struct.pack("!h", -1)
 
 
 class PostgresAudioStore:
     def put(self, session: Session, data: bytes, content_type: str = WAV) -> int:
+        sha256 = hashlib.sha256(data).hexdigest()
+        if session.get_bind().dialect.driver == "psycopg2":
+            return _copy_in(session, data, content_type, sha256)
         return session.execute(
             _INSERT_BLOB,
-            {
-                "content_type": content_type,
-                "data": data,
-                "size_bytes": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-            },
+            {"content_type": content_type, "data": data, "size_bytes": len(data), "sha256": sha256},
         ).scalar_one()
 
     def get(self, session: Session, audio_id: int) -> bytes | None:
@@ -53,6 +57,37 @@ class PostgresAudioStore:
 
     def delete(self, session: Session, audio_id: int) -> None:
         session.execute(delete(AudioBlob).where(AudioBlob.id == audio_id))
+
+
+def _copy_in(session: Session, data: bytes, content_type: str, sha256: str) -> int:
+    """Insert one blob with a binary COPY, in the session's transaction.
+
+    psycopg2 sends a bytea parameter as hex text inside the SQL string: for a 20-s message,
+    0.85 ms of our CPU and 2.45 ms of PostgreSQL's to escape and parse it. Binary COPY sends the
+    bytes as they are: 0.24 and 0.75 ms, the id costing one round trip (docs/benchmarks.md)."""
+    audio_id = session.execute(_NEXT_BLOB_ID).scalar_one()
+    content_type_bytes = content_type.encode()
+    sha256_bytes = sha256.encode()
+    row = b"".join(
+        (
+            _COPY_HEADER,
+            struct.pack("!hiq", 5, 8, audio_id),
+            struct.pack("!i", len(content_type_bytes)),
+            content_type_bytes,
+            struct.pack("!i", len(data)),
+            data,
+            struct.pack("!ii", 4, len(data)),
+            struct.pack("!i", len(sha256_bytes)),
+            sha256_bytes,
+            _COPY_TRAILER,
+        )
+    )
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.copy_expert(_COPY_BLOB, io.BytesIO(row), size=len(row))
+    finally:
+        cursor.close()
+    return audio_id
 
 
 def wav_duration_ms(data: bytes) -> int:
