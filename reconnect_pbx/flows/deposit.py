@@ -161,6 +161,9 @@ class DepositCall:
         return None
 
     async def greet(self) -> Step:
+        # Answered first, explicitly: playing on a channel not yet answered sends the greeting as
+        # early media and answers only ~2 s later (measured by bench/load.py), which not every
+        # carrier passes on to the caller.
         await self.channel.answer()
         # The beep ends the greeting's playback: one ARI request and playback fewer per call
         # (bench/README.md); a greeting cut short by # gets its beep in record().

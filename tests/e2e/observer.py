@@ -21,6 +21,10 @@ class ObservedCall:
     args: list[str]
     media: list[str] = field(default_factory=list)
     recordings: list[str] = field(default_factory=list)
+    # Whether Asterisk had answered when the first media started: otherwise the caller would get
+    # it as early media, which not every carrier passes on.
+    answered: bool = False
+    answered_before_media: bool | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -33,6 +37,7 @@ class PbxObserver:
         # StasisStart goes to the owning application only: calls are known from ChannelCreated.
         self.client.events.on("ChannelCreated", self._on_channel_created)
         self.client.events.on("ChannelCallerId", self._on_channel_created)
+        self.client.events.on("ChannelStateChange", self._on_state_change)
         self.client.events.on("PlaybackStarted", self._on_playback_started)
         self.client.events.on("RecordingStarted", self._on_recording_started)
         self.client.events.on("ChannelDestroyed", self._on_channel_destroyed)
@@ -57,11 +62,18 @@ class PbxObserver:
         self._by_channel[call.channel_id] = call
         self.calls_by_caller[call.caller_number].append(call)
 
+    def _on_state_change(self, event: Event) -> None:
+        call = self._by_channel.get(event.channel_id or "")
+        if call is not None and event["channel"].get("state") == "Up":
+            call.answered = True
+
     def _on_playback_started(self, event: Event) -> None:
         playback = event["playback"]
         target = playback.get("target_uri", "")
         call = self._by_channel.get(target.removeprefix("channel:"))
         if call is not None:
+            if call.answered_before_media is None:
+                call.answered_before_media = call.answered
             media = playback.get("media_uri", "")
             # A playback of several media sends PlaybackStarted for each (PlaybackContinuing marks
             # the end of one, so it is not counted).

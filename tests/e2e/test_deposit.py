@@ -35,6 +35,7 @@ async def test_a_message_is_stored_with_caller_number_and_duration(running_app, 
     assert audio_rms(audio) > 0.01, "the stored message is silent"
     await call.wait_hung_up()
     observed = await observer.call_from(caller)
+    assert observed.answered_before_media, "the greeting started before the call was answered (early media)"
     assert media_names(observed.media) == [
         "greeting-default-intro",
         *[f"digit-{d}" for d in person.national.replace(" ", "")],
