@@ -82,6 +82,15 @@ class AriCollector(Collector):
         yield GaugeMetricFamily(
             "reconnect_ari_connected", "1 while the ARI event websocket is up.", value=int(self._client.connected)
         )
+        yield CounterMetricFamily(
+            "reconnect_ari_requests", "ARI REST requests sent since serve started.", value=self._client.requests_sent
+        )
+        events = CounterMetricFamily(
+            "reconnect_ari_events", "ARI events received since serve started, by type.", labels=["type"]
+        )
+        for event_type, count in sorted(self._client.events_received.items()):
+            events.add_metric([event_type], count)
+        yield events
 
 
 class MetricsServer:

@@ -16,6 +16,7 @@ import base64
 import json
 import logging
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -72,6 +73,9 @@ class AriClient:
         self._on_disconnected: list[ConnectionHook] = []
         self._hook_tasks: set[asyncio.Task[None]] = set()
         self.reconnections = 0
+        # What this application costs Asterisk: exposed by ``serve``'s metrics, read by the bench.
+        self.requests_sent = 0
+        self.events_received: Counter[str] = Counter()
 
     # -- connection ----------------------------------------------------------------------------
 
@@ -140,6 +144,7 @@ class AriClient:
             except (ValueError, TypeError):
                 log.warning("ignoring a malformed ARI event")
                 continue
+            self.events_received[event.type] += 1
             if event.type == "ApplicationReplaced":
                 # Another process took our application name: we no longer receive events. Treat it
                 # as a lost connection (reconnect with backoff) and say so loudly.
@@ -224,6 +229,7 @@ class AriClient:
                 # (seen at 500 simultaneous calls with 100 here); requests beyond 32 wait their turn.
                 connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=5),
             )
+        self.requests_sent += 1
         try:
             async with self._session.request(
                 method, self.url + "/ari" + path, params=clean_params, json=body

@@ -53,10 +53,14 @@ async def test_a_deposit_call_counts_one_stored_message(
     running_app: AppProcess, carrier: AriApp, observer: PbxObserver, enrol: Callable[..., Person], db: Session
 ) -> None:
     person = enrol()
-    before = value(scrape(running_app), "reconnect_messages_stored_total")
+    before = scrape(running_app)
     await leave_message(carrier, observer, person.national, "0142685378")
     await wait_for_messages(db, person.mailbox_id, 1)
-    assert value(scrape(running_app), "reconnect_messages_stored_total") == before + 1
+    after = scrape(running_app)
+    assert value(after, "reconnect_messages_stored_total") == value(before, "reconnect_messages_stored_total") + 1
+    # The call's own ARI traffic: at least answer, greeting, record, fetch the recording.
+    assert value(after, "reconnect_ari_requests_total") >= value(before, "reconnect_ari_requests_total") + 4
+    assert value(after, "reconnect_ari_events_total", type="StasisStart") >= 1
 
 
 async def test_a_call_shows_in_the_calls_in_progress_gauge_until_it_ends(

@@ -28,6 +28,8 @@ async def test_the_endpoint_serves_the_counters_and_the_ari_client_state(client:
     port = free_port()
     server = metrics.MetricsServer("127.0.0.1", port, client, flows=["deposit", "access"])
     client.reconnections = 3
+    client.requests_sent = 7
+    client.events_received.update({"StasisStart": 2, "PlaybackFinished": 5})
     before = metrics.REGISTRY.get_sample_value("reconnect_messages_stored_total")
     metrics.MESSAGES_STORED.inc()
     await server.start()
@@ -42,6 +44,9 @@ async def test_the_endpoint_serves_the_counters_and_the_ari_client_state(client:
     assert f"reconnect_messages_stored_total {before + 1}" in text
     assert "reconnect_ari_reconnections_total 3.0" in text
     assert "reconnect_ari_connected 0.0" in text
+    assert "reconnect_ari_requests_total 7.0" in text
+    assert 'reconnect_ari_events_total{type="PlaybackFinished"} 5.0' in text
+    assert 'reconnect_ari_events_total{type="StasisStart"} 2.0' in text
     assert 'reconnect_calls_in_progress{flow="access"} 0.0' in text
     # Stopped: the ARI collector is gone with the server, ready for the next one.
     assert metrics.REGISTRY.get_sample_value("reconnect_ari_reconnections_total") is None
