@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 import pg  # noqa: E402  (tests/pg.py)
 
-from loadbench.run import Bench, BenchConfig, markdown, save_json  # noqa: E402
+from loadbench.run import Bench, BenchConfig, markdown, save_json, summary  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,6 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-observer", action="store_true",
                         help="no ARI observer subscribed to everything (no latency figures): what it costs Asterisk")
     parser.add_argument("--profile", action="store_true", help="py-spy record serve during the application phases")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="phases per N and target, alternated; a summary of medians follows the table")
     parser.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--perf-asterisk", action="store_true",
                         help="perf record the pbx's Asterisk during every phase (asterisk.perf.data in the work dir)")
@@ -62,6 +64,7 @@ async def main_async(args: argparse.Namespace) -> int:
         work_dir=args.work_dir,
         profile=args.profile,
         profile_rate=args.profile_rate,
+        repeat=max(1, args.repeat),
         perf_asterisk=args.perf_asterisk,
         observe=not args.no_observer,
         serve_env=dict(item.split("=", 1) for item in args.serve_env),
@@ -76,6 +79,8 @@ async def main_async(args: argparse.Namespace) -> int:
         finally:
             await bench.close()
     table = markdown(results, bench.machine, config)
+    if config.repeat > 1 or len(config.targets) > 1:
+        table += "\n" + summary(results)
     print()
     print(table)
     if args.markdown:

@@ -94,6 +94,8 @@ class ServeProcess:
     prompt_set: str = "short"
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    # Another serve (a test session's) may hold the default metrics port.
+    metrics_port: int = field(default_factory=free_port)
 
     def start(self, timeout: float = 20) -> None:
         pbx = self.sandbox.pbx
@@ -108,8 +110,7 @@ class ServeProcess:
             "RECONNECT_MEDIA_LISTEN_PORT": str(free_port()),
             "RECONNECT_VOICEMAIL_PROMPT_SET": self.prompt_set,
             "RECONNECT_LOGGING_LEVEL": "INFO",
-            # Another serve (a test session's) may hold the default metrics port.
-            "RECONNECT_METRICS_LISTEN_PORT": str(free_port()),
+            "RECONNECT_METRICS_LISTEN_PORT": str(self.metrics_port),
             **self.extra_env,
         }
         with open(self.log_path, "ab") as log:
@@ -133,6 +134,19 @@ class ServeProcess:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    def ari_traffic(self) -> dict[str, float]:
+        """serve's own ARI counters (its metrics): "requests", and "events:<type>" for each type."""
+        response = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5)
+        response.raise_for_status()
+        traffic = {}
+        for line in response.text.splitlines():
+            if line.startswith("reconnect_ari_requests_total "):
+                traffic["requests"] = float(line.split()[-1])
+            elif line.startswith('reconnect_ari_events_total{type="'):
+                event_type = line.split('"')[1]
+                traffic[f"events:{event_type}"] = float(line.split()[-1])
+        return traffic
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

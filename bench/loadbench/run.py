@@ -15,6 +15,7 @@ import platform
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,8 @@ class BenchConfig:
     # py-spy record of serve during each application phase (collapsed stacks in the work dir).
     profile: bool = False
     profile_rate: int = 250
+    # Phases per N and target, alternated; the summary gives medians.
+    repeat: int = 1
     # perf record of the pbx's Asterisk during each phase, both targets (asterisk.perf.data).
     perf_asterisk: bool = False
     # Which phases to run for each N (both for the comparison; "app" alone to try a change).
@@ -119,6 +122,8 @@ class PhaseResult:
     errors: str = ""
     # ARI events of the phase, by type (as the observer, subscribed to everything, got them).
     events: dict[str, int] = field(default_factory=dict)
+    # The application's own ARI traffic in the phase (serve's metrics): "requests", "events:<type>".
+    ari_traffic: dict[str, float] = field(default_factory=dict)
 
     @property
     def calls(self) -> int:
@@ -126,6 +131,13 @@ class PhaseResult:
 
     def per_call(self, key: str) -> float | None:
         return self.cpu_ms[key] / self.calls if key in self.cpu_ms and self.calls else None
+
+    def ari_per_call(self) -> tuple[float, float] | None:
+        """The application's ARI requests and events per call."""
+        if not self.ari_traffic or not self.calls:
+            return None
+        events = sum(v for k, v in self.ari_traffic.items() if k.startswith("events:"))
+        return self.ari_traffic.get("requests", 0) / self.calls, events / self.calls
 
 
 def busy_processes(exclude: set[int], limit: int = 5, seconds: float = 1.0) -> list[str]:
@@ -218,21 +230,24 @@ class Bench:
     # -- phases ---------------------------------------------------------------------------------
 
     async def run(self) -> list[PhaseResult]:
+        # Repeats alternate the targets (app, native, app, native...): CPU per call moves by
+        # 10-20 % between identical runs here, so one pair of phases proves little.
         for n in self.config.sizes:
-            for target in self.config.targets:
-                result = await self.phase(target, n)
-                self.results.append(result)
-                print(phase_line(result), flush=True)
+            for repeat in range(self.config.repeat):
+                for target in self.config.targets:
+                    result = await self.phase(target, n, repeat)
+                    self.results.append(result)
+                    print(phase_line(result), flush=True)
         return self.results
 
-    async def phase(self, target: str, n: int) -> PhaseResult:
+    async def phase(self, target: str, n: int, repeat: int = 0) -> PhaseResult:
         assert self.sandbox and self.serve and self.observer and self.pg
         config = self.config
         logins = config.logins_for(n)
         deposits = n - logins
         rate = config.rate_for(n)
         result = PhaseResult(target, n, config.scenario, rate, deposits, logins)
-        run_dir = self.work / f"{target}-{n}"
+        run_dir = self.work / (f"{target}-{n}" if repeat == 0 else f"{target}-{n}-{repeat + 1}")
         run_dir.mkdir(exist_ok=True)
         shutil.copy(self.work / "caller.wav", run_dir / "caller.wav")
         await self.observer.wait_idle(120)
@@ -260,6 +275,7 @@ class Bench:
         result.loadavg_before = os.getloadavg()
         result.others = await asyncio.to_thread(busy_processes, set(pids.values()))
         counters_before = self.pg.counters()
+        ari_before = await asyncio.to_thread(self.serve.ari_traffic) if target == "app" else {}
         self.pg.start_polling()
         cpu_before = {name: process_cpu_split_ms(pid) for name, pid in pids.items()}
         self.observer.reset_peak()
@@ -287,6 +303,11 @@ class Bench:
         # Of which in the kernel (sockets, files): kept apart in the JSON only.
         result.system_cpu_ms = {name: cpu_after[name][1] - cpu_before[name][1] for name in pids}
         result.cpu_ms["postgres"] = self.pg.stop_polling()
+        if target == "app":
+            ari_after = await asyncio.to_thread(self.serve.ari_traffic)
+            result.ari_traffic = {
+                key: value - ari_before.get(key, 0) for key, value in ari_after.items() if value != ari_before.get(key, 0)
+            }
         result.seconds = time.time() - started
         result.loadavg_after = os.getloadavg()
         result.peak_channels = self.observer.max_live
@@ -458,6 +479,11 @@ def _pcts(values: list[float]) -> str:
     return "/".join(_fmt(percentile(values, p), 0) for p in (50, 95, 99))
 
 
+def _ari(r: PhaseResult) -> str:
+    traffic = r.ari_per_call()
+    return "-" if traffic is None else f"{traffic[0]:.1f} / {traffic[1]:.1f}"
+
+
 def phase_line(r: PhaseResult) -> str:
     total = sum(r.cpu_ms.values()) / r.calls if r.calls else 0
     return (
@@ -467,6 +493,7 @@ def phase_line(r: PhaseResult) -> str:
         f" pg {_fmt(r.per_call('postgres'))} total {total:.1f} | first prompt p50/95/99 {_pcts(r.latency_ms)} ms"
         f" (to answer {_pcts(r.to_answer_ms)}, then {_pcts(r.answer_to_prompt_ms)})"
         f" | INVITE->200 {_pcts(r.answer_ms)} ms | xact/call {_fmt(r.db.get('xact_commit', 0) / max(r.calls, 1))}"
+        f" | ARI req/events per call {_ari(r)}"
         f" | load {r.loadavg_before[0]:.2f}->{r.loadavg_after[0]:.2f}"
     )
 
@@ -481,8 +508,8 @@ def markdown(results: list[PhaseResult], machine: dict[str, str], config: BenchC
         "",
         "| N | target | rate/s | peak ch. | ok / failed | stored (silent) | heard | app ms/call | Asterisk ms/call |"
         " PG ms/call | total ms/call | StasisStart→prompt p50/95/99 ms | INVITE→200 p50/95/99 ms |"
-        " xact/call | rows ins/call | stmts/call | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " xact/call | rows ins/call | stmts/call | ARI req / events per call | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         total = sum(r.cpu_ms.values()) / r.calls if r.calls else 0
@@ -495,8 +522,39 @@ def markdown(results: list[PhaseResult], machine: dict[str, str], config: BenchC
             f" {_pcts(r.latency_ms)} | {_pcts(r.answer_ms)} |"
             f" {_fmt(r.db.get('xact_commit', 0) / r.calls) if r.target == 'app' else '-'} |"
             f" {_fmt(r.db.get('tup_inserted', 0) / r.calls) if r.target == 'app' else '-'} |"
-            f" {_fmt(stmts / r.calls) if stmts is not None and r.target == 'app' else '-'} |"
+            f" {_fmt(stmts / r.calls) if stmts is not None and r.target == 'app' else '-'} | {_ari(r)} |"
             f" {r.loadavg_before[0]:.2f}→{r.loadavg_after[0]:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def summary(results: list[PhaseResult]) -> str:
+    """Per N: each target's median CPU per call over the repeats, [lowest-highest], and the ratio
+    of the application's total (app + Asterisk, then + PostgreSQL) to native Asterisk."""
+    lines = [
+        "| N | runs | app ms/call | Asterisk ms/call (app) | PG ms/call | native Asterisk ms/call |"
+        " app + Asterisk vs native | + PG vs native |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.1f} [{min(values):.1f}-{max(values):.1f}]" if values else "-"
+
+    for n in sorted({r.n for r in results}):
+        app = [r for r in results if r.n == n and r.target == "app" and r.calls]
+        native = [r for r in results if r.n == n and r.target == "native" and r.calls]
+        app_cpu = [r.per_call("app") or 0.0 for r in app]
+        app_asterisk = [r.per_call("asterisk") or 0.0 for r in app]
+        app_pg = [r.per_call("postgres") or 0.0 for r in app]
+        native_asterisk = [r.per_call("asterisk") or 0.0 for r in native]
+        ratio = ratio_pg = "-"
+        if app and native:
+            baseline = statistics.median(native_asterisk)
+            ratio = f"{statistics.median(a + b for a, b in zip(app_cpu, app_asterisk)) / baseline:.2f}"
+            ratio_pg = f"{statistics.median(a + b + c for a, b, c in zip(app_cpu, app_asterisk, app_pg)) / baseline:.2f}"
+        lines.append(
+            f"| {n} | {max(len(app), len(native))} | {spread(app_cpu)} | {spread(app_asterisk)} | {spread(app_pg)} |"
+            f" {spread(native_asterisk)} | {ratio} | {ratio_pg} |"
         )
     return "\n".join(lines) + "\n"
 

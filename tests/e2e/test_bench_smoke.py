@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from loadbench.run import Bench, BenchConfig, markdown  # noqa: E402
+from loadbench.run import Bench, BenchConfig, markdown, summary  # noqa: E402
 
 from reconnect_pbx.sandbox import SandboxBusy  # noqa: E402
 
@@ -44,6 +44,7 @@ async def test_the_bench_places_its_calls_into_the_application_and_into_native_v
     bench, results = await run_smoke_bench(postgres_server_url, tmp_path)
     table = markdown(results, bench.machine, bench.config)
     print(table)
+    print(summary(results))
 
     assert [(r.target, r.deposits, r.logins) for r in results] == [("app", 3, 1), ("native", 3, 1)]
     for r in results:
@@ -53,6 +54,10 @@ async def test_the_bench_places_its_calls_into_the_application_and_into_native_v
         assert r.cpu_ms["asterisk"] > 0 and len(r.answer_ms) == 4
     app = results[0]
     assert app.cpu_ms["app"] > 0 and len(app.latency_ms) == 4
+    # The application's own ARI traffic, from its metrics: each call at least answers, plays, hangs up.
+    requests_per_call, events_per_call = app.ari_per_call()
+    assert requests_per_call >= 3 and events_per_call >= 3
     printed = capsys.readouterr().out
     assert "| 4 | app |" in printed and "| 4 | native |" in printed
     assert "[app    N=  4 mixed]" in printed and "[native N=  4 mixed]" in printed
+    assert "| 4 | 1 |" in printed  # the summary: N, runs
