@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="py-spy record serve during the application phases")
     parser.add_argument("--repeat", type=int, default=1,
                         help="phases per N and target, alternated; a summary of medians follows the table")
+    parser.add_argument("--native-format", default="wav",
+                        help="voicemail.conf format of the native boxes (Asterisk's sample: wav49|gsm|wav)")
     parser.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--perf-asterisk", action="store_true",
                         help="perf record the pbx's Asterisk during every phase (asterisk.perf.data in the work dir)")
@@ -65,6 +67,7 @@ async def main_async(args: argparse.Namespace) -> int:
         profile=args.profile,
         profile_rate=args.profile_rate,
         repeat=max(1, args.repeat),
+        native_format=args.native_format,
         perf_asterisk=args.perf_asterisk,
         observe=not args.no_observer,
         serve_env=dict(item.split("=", 1) for item in args.serve_env),

@@ -62,13 +62,20 @@ def free_port(address: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def start_bench_sandbox(octet: int, name: str, mailboxes: int, owner_pid: int | None = None) -> Sandbox:
-    """The sandbox of the harness, its pbx with ``mailboxes`` native voicemail boxes added."""
+def start_bench_sandbox(
+    octet: int, name: str, mailboxes: int, owner_pid: int | None = None, *, work: Path, native_format: str = "wav"
+) -> Sandbox:
+    """The sandbox of the harness, its pbx with ``mailboxes`` native voicemail boxes added, which
+    store their messages in ``native_format`` (voicemail.conf's ``format``)."""
     sandbox = Sandbox.create(name, octet, asterisk_root(), owner_pid=owner_pid)
     pbx = sandbox.pbx
+    voicemail_conf = work / "voicemail.conf"
+    voicemail_conf.write_text(
+        (ASTERISK_FILES / "voicemail.conf").read_text().replace("\nformat = wav\n", f"\nformat = {native_format}\n")
+    )
     pbx.extra_files = {
         "bench-voicemail.conf": ASTERISK_FILES / "bench-voicemail.conf",
-        "voicemail.conf": ASTERISK_FILES / "voicemail.conf",
+        "voicemail.conf": voicemail_conf,
     }
     pbx.appended_lines = {
         "extensions.conf": ['#include "bench-voicemail.conf"'],

@@ -8,6 +8,7 @@ and how.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import os
@@ -75,6 +76,9 @@ class BenchConfig:
     profile_rate: int = 250
     # Phases per N and target, alternated; the summary gives medians.
     repeat: int = 1
+    # voicemail.conf's format for the native boxes: "wav" stores what the application stores;
+    # Asterisk's sample configuration says "wav49|gsm|wav".
+    native_format: str = "wav"
     # perf record of the pbx's Asterisk during each phase, both targets (asterisk.perf.data).
     perf_asterisk: bool = False
     # Which phases to run for each N (both for the comparison; "app" alone to try a change).
@@ -195,7 +199,10 @@ class Bench:
         self.database_url = _create_database(self.server_url)
         await asyncio.to_thread(prepare_database, self.database_url, self.people, self.listened, self.message_wav)
         self.sandbox = await asyncio.to_thread(
-            start_bench_sandbox, config.octet, config.sandbox_name, self.people, config.owner_pid
+            functools.partial(
+                start_bench_sandbox, config.octet, config.sandbox_name, self.people, config.owner_pid,
+                work=self.work, native_format=config.native_format,
+            )
         )
         self.serve = ServeProcess(self.sandbox, self.database_url, self.work / "serve.log",
                                   prompt_set=config.prompt_set, extra_env=config.serve_env)
