@@ -39,6 +39,9 @@ deposit.login_hook = access.login_from_greeting
 # created them drives them, the router leaves them alone.
 OWNED_CHANNEL_ARG = "owned"
 
+# The dialplan global that names the access number (dialplan/fallback.conf).
+ACCESS_NUMBER_VARIABLE = "RECONNECT_ACCESS_NUMBER"
+
 # Flows that can do nothing useful without PostgreSQL (log in, listen, call back: outbound calls
 # fail closed). When it is down, the caller hears "service-unavailable" at once. A deposit goes on
 # without it (flows/deposit.py).
@@ -52,6 +55,13 @@ class StasisApplication:
         self.calls: dict[str, asyncio.Task[None]] = {}
         self.access_number = access_did(ctx.settings.access.access_number, ctx.settings.numbers.default_region)
         ctx.client.events.on("StasisStart", self.on_stasis_start)
+        ctx.client.on_connected(self.publish_access_number)
+
+    async def publish_access_number(self) -> None:
+        """Tell the dialplan which DID is the access number: while we are away, its fallback
+        (dialplan/fallback.conf) then says the service is unavailable there instead of taking a
+        message that nobody's mailbox could receive. Asterisk keeps it until it restarts."""
+        await self.ctx.client.set_global_variable(ACCESS_NUMBER_VARIABLE, self.access_number or "")
 
     def on_stasis_start(self, event: Event) -> None:
         channel = event["channel"]

@@ -432,6 +432,9 @@ class AriClient:
     async def live_recording(self, name: str) -> dict[str, Any]:
         return await self.request("GET", f"/recordings/live/{_name(name)}")
 
+    async def set_global_variable(self, name: str, value: str) -> None:
+        await self.request("POST", "/asterisk/variable", params={"variable": name, "value": value})
+
     async def stored_recordings(self) -> list[dict[str, Any]]:
         return await self.request("GET", "/recordings/stored")
 

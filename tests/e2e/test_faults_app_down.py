@@ -7,7 +7,9 @@ import asyncio
 import re
 
 from reconnect_pbx.sandbox import STASIS_APP
+from reconnect_pbx.stasis import ACCESS_NUMBER_VARIABLE
 
+from app_process import ACCESS_NUMBER
 from deposit_helpers import wait_for_messages
 from fault_helpers import (
     call_fallback,
@@ -17,7 +19,7 @@ from fault_helpers import (
     spool_names,
 )
 from fault_helpers import dialplan_watch  # noqa: F401  (a fixture)
-from harness import release_app_name
+from harness import place_call, release_app_name
 
 
 async def test_calls_made_while_the_app_is_stopped_are_all_stored_when_it_starts(
@@ -71,3 +73,32 @@ async def test_calls_made_while_the_app_is_stopped_are_all_stored_when_it_starts
     # What the callers heard came from the dialplan alone.
     steps = (await dialplan_watch.wait_for(calls[0][1], "Record")).media()
     assert steps[:3] == ["fallback-greeting", "fallback-greeting", "beep"]
+
+
+async def test_the_access_number_says_the_service_is_unavailable_while_the_app_is_stopped(
+    app_process, carrier, observer, dialplan_watch
+):
+    # The app publishes the access number to the dialplan when it connects (an Asterisk restarted
+    # while the app is away knows none, and records there as before).
+    app_process.start()
+    published = None
+
+    async def read_published() -> None:
+        nonlocal published
+        reply = await observer.client.request("GET", "/asterisk/variable", params={"variable": ACCESS_NUMBER_VARIABLE})
+        published = reply.get("value")
+
+    async with asyncio.timeout(10):
+        while published != ACCESS_NUMBER:
+            await read_published()
+            await asyncio.sleep(0.1)
+    release_app_name(STASIS_APP)
+
+    caller = new_caller("07")
+    call = await place_call(carrier, ACCESS_NUMBER, caller)
+    await call.wait_answered(timeout=15)
+    steps = await dialplan_watch.wait_for(caller, "Hangup", timeout=30)
+    await call.wait_hung_up(timeout=15)
+    assert steps.media() == ["service-unavailable", "service-unavailable"]  # French, then English
+    assert not steps.ran("Record")
+    assert not [n for n in await spool_names(observer) if f"-{caller}-" in n]
