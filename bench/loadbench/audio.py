@@ -22,6 +22,8 @@ import tempfile
 import wave
 from pathlib import Path
 
+from reconnect_pbx.sandbox.speech import render_speech
+
 SPEECH_TEXT = (
     "Bonjour, c'est un message de test pour le banc de charge. "
     "Rappelez-moi quand vous pourrez, merci beaucoup. A bientot."
@@ -40,15 +42,7 @@ def render_caller_audio(directory: Path, *, lead_seconds: float, speech_seconds:
     """``caller.wav`` (A-law, for SIPp) and ``message.wav`` (16-bit) in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "raw.wav"
-        subprocess.run(["espeak-ng", "-v", "fr", "-s", "150", "-w", str(raw), SPEECH_TEXT], check=True)
-        speech = Path(tmp) / "speech.wav"
-        # Repeat the sentence to fill the length exactly, 8 kHz mono.
-        subprocess.run(
-            ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(speech),
-             "repeat", "5", "trim", "0", str(speech_seconds)],
-            check=True,
-        )
+        speech = render_speech(SPEECH_TEXT, Path(tmp) / "speech.wav", seconds=speech_seconds)
         subprocess.run(
             ["sox", str(speech), "-e", "a-law", str(directory / "caller.wav"),
              "pad", str(lead_seconds), str(tail_seconds)],

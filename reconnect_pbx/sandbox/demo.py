@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from ..services import centres, numbers, people, schema
 from . import postgres
 from .chroot import asterisk_root
 from .instance import CARRIER_APP, STASIS_APP, Sandbox, process_alive, write_private
+from .speech import render_speech
 from . import up as sandbox_up, down as sandbox_down, DEV_SANDBOX
 
 DEMO_DIR = Path(os.environ.get("RECONNECT_DEMO_DIR", "/var/tmp/reconnect-pbx-demo"))
@@ -187,26 +187,18 @@ def _ensure_demo_person(database_url: str) -> tuple[int, str, str | None]:
 # -- a call from the simulated carrier -----------------------------------------------------------
 
 
-def render_speech(sandbox: Sandbox, text: str) -> str:
+def install_speech(sandbox: Sandbox, text: str) -> str:
     """Speech for the caller to say, installed in the carrier's sounds; returns its media URI."""
-    target = sandbox.carrier.root.host_path(SPEECH_INSIDE)
-    target.mkdir(parents=True, exist_ok=True)
     name = f"message-{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "raw.wav"
-        subprocess.run(["espeak-ng", "-v", "fr", "-s", "140", "-w", str(raw), text], check=True)
-        # A second of silence after the words: the caller keeps sending audio until it hangs up.
-        subprocess.run(
-            ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(target / f"{name}.wav"), "pad", "0", "1"],
-            check=True,
-        )
+    # A second of silence after the words: the caller keeps sending audio until it hangs up.
+    render_speech(text, sandbox.carrier.root.host_path(SPEECH_INSIDE) / f"{name}.wav", pad_after=1)
     return f"sound:demo/{name}"
 
 
 async def call(number: str, caller: str, text: str, timeout: float = 60) -> None:
     """The carrier calls ``number`` from ``caller``, waits for the tone, says ``text``, hangs up."""
     sandbox = _sandbox()
-    speech = render_speech(sandbox, text)
+    speech = install_speech(sandbox, text)
     carrier_ari, pbx_ari = sandbox.carrier, sandbox.pbx
     carrier = AriClient(carrier_ari.ari_url, carrier_ari.ari_user, carrier_ari.ari_password, CARRIER_APP)
     # A second application on the pbx that sees every event: it tells when the recording starts.

@@ -10,8 +10,6 @@ import array
 import asyncio
 import io
 import math
-import subprocess
-import tempfile
 import wave
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from reconnect_pbx.models import Centre, Language, Mailbox, Message
 from reconnect_pbx.phone import national_format
 from reconnect_pbx.sandbox import STASIS_APP, Sandbox
+from reconnect_pbx.sandbox.speech import render_speech
 from reconnect_pbx.services import centres, numbers, people
 from reconnect_pbx.services.voicemail import NewMessage, store_message
 from reconnect_pbx.storage import PostgresAudioStore
@@ -73,18 +72,10 @@ def audio_rms(wav_bytes: bytes) -> float:
     return math.sqrt(sum(s * s for s in samples) / len(samples)) / 32768
 
 
-def render_speech(target_dir: Path) -> None:
+def render_test_speech(target_dir: Path) -> None:
     """test/speech-4s and test/speech-1s: real speech, exactly that long, 8 kHz mono."""
-    target_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "raw.wav"
-        subprocess.run(["espeak-ng", "-v", "fr", "-s", "150", "-w", str(raw), SPEECH_TEXT], check=True)
-        for seconds, name in ((SPEECH_SECONDS, "speech-4s"), (1.0, "speech-1s")):
-            subprocess.run(
-                ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(target_dir / f"{name}.wav"),
-                 "repeat", "3", "trim", "0", str(seconds)],
-                check=True,
-            )
+    for seconds, name in ((SPEECH_SECONDS, "speech-4s"), (1.0, "speech-1s")):
+        render_speech(SPEECH_TEXT, target_dir / f"{name}.wav", seconds=seconds)
 
 
 async def leave_message(
@@ -134,7 +125,7 @@ async def wait_for_messages(db: Session, mailbox_id: int, count: int, timeout: f
 
 @pytest.fixture(scope="session")
 def speech_sounds(sandbox: Sandbox) -> None:
-    render_speech(sandbox.carrier.root.host_path(SOUNDS_INSIDE))
+    render_test_speech(sandbox.carrier.root.host_path(SOUNDS_INSIDE))
 
 
 @pytest.fixture(scope="session")
