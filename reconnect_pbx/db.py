@@ -59,19 +59,15 @@ def run_in_transaction(factory: sessionmaker[Session], work: Callable[..., T], *
     a new connection (SQLAlchemy has by then invalidated the pool's other stale connections). A
     failure during the commit itself is never retried: whether it was written is unknown."""
     for attempt in (1, 2):
-        with factory() as session:
-            session.begin()
-            try:
+        committing = False
+        try:
+            with transaction(factory) as session:
                 result = work(session, *args)
-            except DBAPIError as exc:
-                session.rollback()
-                if attempt == 1 and exc.connection_invalidated:
-                    log.warning("database connection lost (%s); trying once more", str(exc.orig).strip().splitlines()[0])
-                    continue
-                raise
-            except BaseException:
-                session.rollback()
-                raise
-            session.commit()
+                committing = True
             return result
+        except DBAPIError as exc:
+            if attempt == 1 and not committing and exc.connection_invalidated:
+                log.warning("database connection lost (%s); trying once more", str(exc.orig).strip().splitlines()[0])
+                continue
+            raise
     raise AssertionError("unreachable")
