@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 
 from reconnect_pbx.db import make_engine, make_session_factory, transaction
@@ -147,12 +148,12 @@ class ServeProcess:
         response = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5)
         response.raise_for_status()
         traffic = {}
-        for line in response.text.splitlines():
-            if line.startswith("reconnect_ari_requests_total "):
-                traffic["requests"] = float(line.split()[-1])
-            elif line.startswith('reconnect_ari_events_total{type="'):
-                event_type = line.split('"')[1]
-                traffic[f"events:{event_type}"] = float(line.split()[-1])
+        for family in text_string_to_metric_families(response.text):
+            for sample in family.samples:
+                if sample.name == "reconnect_ari_requests_total":
+                    traffic["requests"] = sample.value
+                elif sample.name == "reconnect_ari_events_total":
+                    traffic[f"events:{sample.labels['type']}"] = sample.value
         return traffic
 
     def stop(self) -> None:
