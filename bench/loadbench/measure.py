@@ -276,12 +276,7 @@ class PbxObserver:
 
     async def wait_idle(self, timeout: float) -> bool:
         """Until no channel is up on the pbx (the calls of a phase are over)."""
-        deadline = time.monotonic() + timeout
-        while self.live > 0:
-            if time.monotonic() > deadline:
-                return False
-            await asyncio.sleep(0.2)
-        return True
+        return await _until_no_live_channels(self, timeout)
 
 
 class ChannelPoller:
@@ -323,9 +318,14 @@ class ChannelPoller:
 
     async def wait_idle(self, timeout: float) -> bool:
         await asyncio.sleep(1)  # let the next poll see the calls just placed or ended
-        deadline = time.monotonic() + timeout
-        while self.live > 0:
-            if time.monotonic() > deadline:
-                return False
-            await asyncio.sleep(0.2)
-        return True
+        return await _until_no_live_channels(self, timeout)
+
+
+async def _until_no_live_channels(watch: PbxObserver | ChannelPoller, timeout: float) -> bool:
+    """Until ``watch`` counts no channel up on the pbx; False after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while watch.live > 0:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
