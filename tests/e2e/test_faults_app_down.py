@@ -81,16 +81,13 @@ async def test_the_access_number_says_the_service_is_unavailable_while_the_app_i
     # The app publishes the access number to the dialplan when it connects (an Asterisk restarted
     # while the app is away knows none, and records there as before).
     app_process.start()
-    published = None
 
-    async def read_published() -> None:
-        nonlocal published
+    async def published() -> str | None:
         reply = await observer.client.request("GET", "/asterisk/variable", params={"variable": ACCESS_NUMBER_VARIABLE})
-        published = reply.get("value")
+        return reply.get("value")
 
     async with asyncio.timeout(10):
-        while published != ACCESS_NUMBER:
-            await read_published()
+        while await published() != ACCESS_NUMBER:
             await asyncio.sleep(0.1)
     release_app_name(STASIS_APP)
 
