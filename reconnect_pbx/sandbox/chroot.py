@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -30,7 +31,8 @@ DEFAULT_CHROOT = Path("/var/cache/reconnect-pbx/asterisk-chroot")
 # The host's debootstrap (Debian 12) has no script for the next release's code name;
 # "testing" is an alias it knows.
 SUITE = "testing"
-MIRROR = "http://deb.debian.org/debian"
+# The Debian mirror comes from the host's own apt sources (never a host name of ours).
+APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 PACKAGES = (
     "asterisk",
     "asterisk-core-sounds-en-gsm",
@@ -141,7 +143,7 @@ def _build(path: Path) -> None:
         "--include=" + ",".join(PACKAGES),
         SUITE,
         str(work),
-        MIRROR,
+        host_debian_mirror(),
     ]
     try:
         result = subprocess.run(command, capture_output=True, text=True)
@@ -158,6 +160,40 @@ def _build(path: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
         raise
     log.info("built %s (%s) in %.0f s", path, check.stdout.strip(), time.monotonic() - started)
+
+
+def host_debian_mirror(sources: tuple[Path, ...] = APT_SOURCES) -> str:
+    """The Debian archive URI that the host's apt sources name (one-line or deb822 form).
+
+    Security and third-party repositories are passed over: only an archive whose path
+    ends in ``/debian`` holds the packages of every suite, testing included.
+    """
+    files: list[Path] = []
+    for source in sources:
+        if source.is_dir():
+            files += sorted(source.glob("*.list")) + sorted(source.glob("*.sources"))
+        elif source.is_file():
+            files.append(source)
+    for file in files:
+        for uri in _apt_source_uris(file.read_text(errors="replace")):
+            if uri.rstrip("/").endswith("/debian"):
+                return uri.rstrip("/")
+    raise ChrootError(
+        "no Debian archive in the host's apt sources (/etc/apt/sources.list*): "
+        "add one, or set RECONNECT_ASTERISK_CHROOT to an existing Asterisk root"
+    )
+
+
+def _apt_source_uris(text: str) -> Iterator[str]:
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith(("deb ", "deb\t")):
+            # deb [options] URI suite components
+            words = re.sub(r"\[[^]]*\]", " ", line[3:]).split()
+            if words:
+                yield words[0]
+        elif line.lower().startswith("uris:"):
+            yield from line.split(":", 1)[1].split()
 
 
 def _ensure_debootstrap() -> None:
