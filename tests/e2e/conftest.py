@@ -21,7 +21,11 @@ from reconnect_pbx.sandbox import STASIS_APP, Sandbox, SandboxBusy, start_sandbo
 from harness import AriApp, release_app_name
 
 # (sandbox name, carrier's last address octet; the pbx takes the next one).
-TEST_SLOTS = [("test", 2), ("test4", 4), ("test6", 6), ("test8", 8)]
+# 12/13 belong to the demo and 20/21 to the load bench.
+TEST_SLOTS = [
+    ("test", 2), ("test4", 4), ("test6", 6), ("test8", 8),
+    ("test14", 14), ("test16", 16), ("test30", 30), ("test32", 32),
+]
 BUSY_TIMEOUT = 240
 
 _started: list[Sandbox] = []
