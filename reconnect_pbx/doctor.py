@@ -12,6 +12,9 @@ What each check looks at, and why that way:
   with language ``reconnect`` and id ``<set>/<lang>/<name>``; the index is read from the disk at
   each request and only lists files a loaded format module can play. Every name of the catalogue
   must be there in every language, for the configured ``voicemail.prompt_set``.
+- **access number**: the configured access number is assigned to nobody (a person given it would
+  never receive a message: their callers reach the PIN menu). Skipped without an access number
+  or when the database check failed.
 - **trunk**: ARI says nothing about outbound registrations (``/endpoints`` tells a static contact
   "online" whether registered or not), so this one runs ``<asterisk.cli_command> -rx "pjsip show
   registrations"``: it needs Asterisk on this host and the right to its control socket (root or the
@@ -40,13 +43,14 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from . import prompts
 from .ari import AriClient, AriConnectionError, AriError, AriHttpError, NotFound
 from .config import Settings
 from .db import make_engine
-from .services import schema
+from .services import numbers, schema
 
 OK = "ok"
 FAIL = "FAIL"
@@ -73,6 +77,7 @@ class CheckResult:
 def run_checks(settings: Settings) -> list[CheckResult]:
     """Every check, in a fixed order; never raises for what it checks."""
     results = [check_database(settings)]
+    results.append(check_access_number(settings, database_ok=not results[0].failed))
     results += asyncio.run(_ari_checks(settings))
     results.append(check_trunk(settings))
     results.append(check_listening(settings))
@@ -106,6 +111,32 @@ def check_database(settings: Settings) -> CheckResult:
         why = f"{shown} is at migration {found.current}, the code expects {expected}"
         return CheckResult(name, FAIL, f"{why}: run `reconnect-pbx db upgrade`")
     return CheckResult(name, OK, f"{shown} at migration {found.current} (latest)")
+
+
+def check_access_number(settings: Settings, *, database_ok: bool = True) -> CheckResult:
+    name = "access number"
+    reserved = numbers.reserved_numbers(settings.access.access_number, settings.numbers.default_region)
+    if not reserved:
+        return CheckResult(name, SKIP, "access.access_number is not set")
+    if not database_ok:
+        return CheckResult(name, SKIP, "the database check failed")
+    engine = make_engine(settings.database.url, poolclass=NullPool, connect_args={"connect_timeout": TIMEOUT_SECONDS})
+    try:
+        with engine.connect() as connection, Session(connection) as session:
+            in_use = numbers.reserved_in_use(session, reserved)
+    except SQLAlchemyError as exc:
+        return CheckResult(name, FAIL, f"cannot read the number assignments: {_first_line(exc)}")
+    finally:
+        engine.dispose()
+    if in_use:
+        shown = ", ".join(f"{e164} (person {person})" for e164, person in in_use)
+        return CheckResult(
+            name,
+            FAIL,
+            f"{shown}: the access number is assigned to a person, whose callers reach the PIN menu; "
+            "close that person and enrol them again",
+        )
+    return CheckResult(name, OK, f"{', '.join(sorted(reserved))} is assigned to nobody")
 
 
 # -- ARI: Asterisk, the Stasis application, the prompts -------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
@@ -21,6 +20,7 @@ from .db import DatabaseUnavailable
 from .flows import access, deposit
 from .flows.channel import CallChannel, CallerHungUp
 from .flows.context import FlowContext
+from .services.numbers import access_did
 
 log = logging.getLogger(__name__)
 
@@ -151,14 +151,3 @@ class StasisApplication:
 def _database_answers(session: Session) -> None:
     session.execute(text("SELECT 1"))
 
-
-def access_did(configured: str, region: str) -> str:
-    """The access number as the dialplan passes DIDs (E.164 for a French number); "" if none."""
-    raw = configured.strip()
-    if not raw:
-        return ""
-    try:
-        return phone.normalise(raw, region)
-    except phone.InvalidNumber:
-        # An internal DID that is not a public number: compared as configured.
-        return re.sub(r"[\s.()/-]", "", raw)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from reconnect_pbx.config import ConfigError, Settings, load_settings
 from reconnect_pbx.db import make_engine, make_session_factory, transaction
-from reconnect_pbx.services import schema
+from reconnect_pbx.services import numbers, schema
 from reconnect_pbx.services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,11 @@ class App:
     @cached_property
     def settings(self) -> Settings:
         return load_settings(self.config_path)
+
+    @property
+    def reserved_numbers(self) -> frozenset[str]:
+        """Numbers no person may be given (the access number)."""
+        return numbers.reserved_numbers(self.settings.access.access_number, self.settings.numbers.default_region)
 
     @property
     def database_url(self) -> str:

@@ -50,7 +50,15 @@ def import_numbers(
         source = "stdin" if file.name == "<stdin>" else f"file {file.name}"
     with app.transaction() as session:
         centre = centres.find_centre(session, centre_ref)
-        count = numbers.import_numbers(session, wanted, centre=centre, trunk=trunk, actor=app.operator, source=source)
+        count = numbers.import_numbers(
+            session,
+            wanted,
+            centre=centre,
+            trunk=trunk,
+            actor=app.operator,
+            source=source,
+            reserved=app.reserved_numbers,
+        )
         centre_name = centre.name
     if as_json:
         print_json({"centre": centre_name, "imported": count, "first": min(wanted), "last": max(wanted)})

@@ -34,6 +34,7 @@ def enrol(app: App, centre_ref: str, display_name: str, language: str, number: s
             pin_length=settings.pin.length,
             actor=app.operator,
             number=wanted,
+            reserved=app.reserved_numbers,
         )
     # Printed only after the commit: a PIN is never shown for an enrolment that did not happen.
     national = phone.national_format(enrolment.e164)

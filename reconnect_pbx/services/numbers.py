@@ -39,6 +39,24 @@ class NumberRow:
         return phone.national_format(self.e164)
 
 
+def access_did(configured: str, region: str) -> str:
+    """The access number as the dialplan passes DIDs (E.164 for a French number); "" if none."""
+    raw = configured.strip()
+    if not raw:
+        return ""
+    try:
+        return phone.normalise(raw, region)
+    except phone.InvalidNumber:
+        # An internal DID that is not a public number: compared as configured.
+        return re.sub(r"[\s.()/-]", "", raw)
+
+
+def reserved_numbers(access_number: str, region: str) -> frozenset[str]:
+    """Numbers that are never a person's: the access number (its callers reach the PIN menu)."""
+    did = access_did(access_number, region)
+    return frozenset({did} if did else ())
+
+
 def free_condition(now: datetime) -> ColumnElement[bool]:
     """Numbers that may be given out: free, or quarantined until a moment already past."""
     return (PhoneNumber.state == NumberState.FREE) | (
@@ -92,13 +110,30 @@ def expand_range(first: str, last: str, region: str, allowed_regions: Iterable[s
 
 
 def import_numbers(
-    session: Session, numbers: list[str], *, centre: Centre, trunk: str, actor: str, source: str
+    session: Session,
+    numbers: list[str],
+    *,
+    centre: Centre,
+    trunk: str,
+    actor: str,
+    source: str,
+    reserved: frozenset[str] = frozenset(),
 ) -> int:
-    """Add E.164 ``numbers`` to ``centre``'s pool; refuses the whole import on any duplicate."""
+    """Add E.164 ``numbers`` to ``centre``'s pool; refuses the whole import on any duplicate.
+
+    ``reserved`` (see ``reserved_numbers``) may not enter a pool: a person given the access
+    number would never receive a message.
+    """
     if not _TRUNK_NAME.match(trunk or ""):
         raise InvalidInput(f"trunk name '{trunk}' must be 1-64 letters, digits, '_', '.' or '-'")
     if not numbers:
         raise InvalidInput("no numbers to import")
+    clashing = sorted(reserved.intersection(numbers))
+    if clashing:
+        raise Conflict(
+            f"{_name_some(clashing)} is the access number, not a personal number; nothing imported "
+            "(leave it out of the file or range)"
+        )
     repeated = sorted(n for n, count in Counter(numbers).items() if count > 1)
     if repeated:
         raise Conflict(f"numbers given twice in the import: {_name_some(repeated)}")
@@ -170,15 +205,18 @@ def list_numbers(
     return rows
 
 
-def take_free_number(session: Session, centre: Centre, now: datetime) -> PhoneNumber:
+def take_free_number(
+    session: Session, centre: Centre, now: datetime, *, reserved: frozenset[str] = frozenset()
+) -> PhoneNumber:
     """Lock and return a free number of the pool; concurrent callers never get the same one.
 
     SKIP LOCKED: a number another transaction is taking is passed over instead of waited for, so
-    simultaneous enrolments each get a different number without blocking each other.
+    simultaneous enrolments each get a different number without blocking each other. ``reserved``
+    numbers (imported before the rule existed) are passed over.
     """
     number = session.scalar(
         select(PhoneNumber)
-        .where(PhoneNumber.centre_id == centre.id, free_condition(now))
+        .where(PhoneNumber.centre_id == centre.id, free_condition(now), PhoneNumber.e164.not_in(reserved))
         # Never-used numbers first, then the longest out of quarantine: old contacts fade first.
         .order_by(
             PhoneNumber.state == NumberState.QUARANTINED,
@@ -193,8 +231,12 @@ def take_free_number(session: Session, centre: Centre, now: datetime) -> PhoneNu
     return number
 
 
-def claim_number(session: Session, centre: Centre, e164: str, now: datetime) -> PhoneNumber:
+def claim_number(
+    session: Session, centre: Centre, e164: str, now: datetime, *, reserved: frozenset[str] = frozenset()
+) -> PhoneNumber:
     """Lock and return the number ``e164``, which must be free and in ``centre``'s pool."""
+    if e164 in reserved:
+        raise Conflict(f"number {e164} is the access number, not a personal number")
     number = session.scalar(
         select(PhoneNumber).where(PhoneNumber.e164 == e164).with_for_update().execution_options(populate_existing=True)
     )
@@ -209,6 +251,19 @@ def claim_number(session: Session, centre: Centre, e164: str, now: datetime) -> 
         until = local_date(number.quarantine_until) if number.quarantine_until else "?"
         raise Conflict(f"number {e164} is in quarantine until {until}")
     return number
+
+
+def reserved_in_use(session: Session, reserved: frozenset[str]) -> list[tuple[str, int]]:
+    """(number, person id) of reserved numbers that are assigned to someone: a configuration error."""
+    if not reserved:
+        return []
+    rows = session.execute(
+        select(PhoneNumber.e164, NumberAssignment.beneficiary_id)
+        .join(NumberAssignment, NumberAssignment.phone_number_id == PhoneNumber.id)
+        .where(PhoneNumber.e164.in_(reserved), NumberAssignment.ended_at.is_(None))
+        .order_by(PhoneNumber.e164)
+    ).all()
+    return [(e164, beneficiary_id) for e164, beneficiary_id in rows]
 
 
 def quarantine(number: PhoneNumber, until: datetime) -> None:

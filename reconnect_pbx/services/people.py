@@ -112,15 +112,19 @@ def enrol(
     pin_length: int,
     actor: str,
     number: str | None = None,
+    reserved: frozenset[str] = frozenset(),
     now: datetime | None = None,
 ) -> Enrolment:
-    """Give a person a number from ``centre``'s pool (``number`` if given), a mailbox and a PIN."""
+    """Give a person a number from ``centre``'s pool (``number`` if given), a mailbox and a PIN.
+
+    ``reserved`` numbers (``numbers.reserved_numbers``: the access number) are never given.
+    """
     now = now or _utcnow()
     display_name = _clean_name(display_name)
     if number is None:
-        phone_number = numbers.take_free_number(session, centre, now)
+        phone_number = numbers.take_free_number(session, centre, now, reserved=reserved)
     else:
-        phone_number = numbers.claim_number(session, centre, number, now)
+        phone_number = numbers.claim_number(session, centre, number, now, reserved=reserved)
     pin = pin_policy.generate_pin(pin_length, own_number=phone_number.e164)
 
     person = Beneficiary(display_name=display_name, language=language, status=BeneficiaryStatus.ACTIVE, centre_id=centre.id)

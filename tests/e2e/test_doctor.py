@@ -23,9 +23,9 @@ from reconnect_pbx import prompts
 from reconnect_pbx.sandbox import Sandbox
 from reconnect_pbx.sandbox.instance import SOUNDS_TARGET
 
-from app_process import CLI, AppProcess
+from app_process import ACCESS_NUMBER, CLI, AppProcess
 
-CHECKS = ["database", "ari", "stasis app", "prompts", "trunk", "listening"]
+CHECKS = ["database", "access number", "ari", "stasis app", "prompts", "trunk", "listening"]
 
 
 def doctor_env(sandbox: Sandbox, app: AppProcess, **settings: str) -> dict[str, str]:
@@ -62,6 +62,7 @@ def test_doctor_passes_every_check_on_a_healthy_installation(sandbox: Sandbox, r
     assert statuses(checks) == {name: "ok" for name in CHECKS}, checks
     assert code == 0
     assert "Registered" in checks["trunk"][1]
+    assert checks["access number"][1] == f"{ACCESS_NUMBER} is assigned to nobody"
 
 
 def test_the_text_output_has_one_line_per_check(sandbox: Sandbox, running_app: AppProcess) -> None:
@@ -94,8 +95,19 @@ def test_doctor_fails_on_a_database_without_schema(
 ) -> None:
     code, checks = run_doctor(doctor_env(sandbox, running_app, database_url=empty_database_url))
     assert code == 1
-    assert statuses(checks) == only_failure(checks, "database")
+    assert statuses(checks) == only_failure(checks, "database", access_number="skip")
     assert "db upgrade" in checks["database"][1]
+
+
+def test_doctor_fails_when_the_access_number_is_a_persons_number(
+    sandbox: Sandbox, running_app: AppProcess, enrol
+) -> None:
+    # As if the access number had been configured after the person was given it.
+    person = enrol()
+    code, checks = run_doctor(doctor_env(sandbox, running_app, access_access_number=person.number))
+    assert code == 1
+    assert statuses(checks) == only_failure(checks, "access number")
+    assert checks["access number"][1].startswith(f"{person.number} (person {person.id}): the access number is assigned")
 
 
 @pytest.fixture

@@ -181,3 +181,20 @@ def test_the_quarantine_length_follows_the_settings(cli_runner, enrolled) -> Non
     result = cli_runner("close", str(person["id"]), "--json", env={"RECONNECT_NUMBERS_QUARANTINE_DAYS": "10"})
     until = datetime.fromisoformat(json.loads(result.stdout)["quarantine_until"])
     assert timedelta(days=9, hours=23) < until - datetime.now(timezone.utc) <= timedelta(days=10)
+
+
+def test_the_access_number_is_never_given_to_a_person(cli_runner, centre, pool, unchanged) -> None:
+    # A pool imported before the access number was configured holds it.
+    access_number, other = pool(centre, 2)
+    access = {"RECONNECT_ACCESS_ACCESS_NUMBER": access_number}
+    with unchanged():
+        chosen = cli_runner("enrol", "--centre", centre, "--name", "Chosen", "--number", access_number, env=access)
+    assert chosen.exit_code == 2
+    assert chosen.stderr.strip() == f"Error: number {access_number} is the access number, not a personal number"
+
+    given = cli_runner("enrol", "--centre", centre, "--name", "Any", "--json", env=access)
+    assert given.exit_code == 0, given.output
+    assert json.loads(given.stdout)["number"] == other
+    exhausted = cli_runner("enrol", "--centre", centre, "--name", "Next", env=access)
+    assert exhausted.exit_code != 0
+    assert "no free number left" in exhausted.stderr

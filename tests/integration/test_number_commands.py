@@ -201,3 +201,15 @@ def test_importing_is_audited(cli_runner, centre, pool, db_session) -> None:
     assert event.actor == "pytest"
     assert event.details["count"] == 2
     assert event.details["centre"] == centre
+
+
+def test_a_range_holding_the_access_number_is_refused(cli_runner, centre, number_block, unchanged) -> None:
+    prefix = number_block()
+    access = {"RECONNECT_ACCESS_ACCESS_NUMBER": f"0{prefix[3:]} 05"}
+    with unchanged():
+        result = cli_runner("numbers", "import", "--range", f"{prefix}00", f"{prefix}09", "--centre", centre, env=access)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"Error: {prefix}05 is the access number, not a personal number; nothing imported "
+        "(leave it out of the file or range)"
+    )
