@@ -73,7 +73,7 @@ class StasisApplication:
 
     def start_flow(self, channel: dict, args: list[str]) -> None:
         """Run the flow that ``args`` (the Stasis() arguments) name for ``channel``: a new call, or
-        one that a dead process left in our application (``recovery.py`` resumes it)."""
+        one that a dead process left in our application (``reconcile.py`` resumes it)."""
         channel_id = channel["id"]
         flow_name = args[0] if args else ""
         # Every trunk call arrives as "deposit,<DID>": the access number is one of those DIDs.

@@ -31,7 +31,7 @@ The outbound channel presents the person's own number: ``callerId`` of the origi
 connected line, which chan_pjsip sends in From and in P-Asserted-Identity (``send_pai`` on the
 trunk). It enters Stasis, once answered, as ``owned,callback,<person channel>``: the router leaves
 it to us. Before each call, calls left "in-progress" by a dead process are closed and empty bridges
-it left behind are destroyed (``_tidy_after_a_crash``): ``recovery.py`` does the same at every
+it left behind are destroyed (``_tidy_after_a_crash``): ``reconcile.py`` does the same at every
 (re)connection; this only makes sure a crash never blocks a person's next call ("one at a time").
 The bridge is ``mixing,proxy_media``: see ``converse``.
 """
