@@ -32,9 +32,6 @@ FLOWS: dict[str, Flow] = {
     "access": access.run,
 }
 
-# '*' during a person's greeting: the deposit flow hands the call to the PIN login.
-deposit.login_hook = access.login_from_greeting
-
 # Channels we create ourselves (outbound legs) enter Stasis with this first argument: the flow that
 # created them drives them, the router leaves them alone.
 OWNED_CHANNEL_ARG = "owned"

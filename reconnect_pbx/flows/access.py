@@ -85,8 +85,8 @@ async def run(ctx: FlowContext, channel: CallChannel, args: list[str]) -> None:
 
 
 async def login_from_greeting(ctx: FlowContext, channel: CallChannel, target: voicemail.MailboxTarget) -> None:
-    """``*`` during the greeting of ``target``'s number: the PIN only (installed as
-    ``deposit.login_hook``)."""
+    """``*`` during the greeting of ``target``'s number: the PIN only (called by
+    ``deposit.DepositCall.login``)."""
     call = AccessCall(ctx=ctx, channel=channel, target=target, language=Language(target.language).value)
     await call.run(call.ask_pin)
 
