@@ -19,7 +19,7 @@ from . import metrics, phone
 from .ari import AriError, Event
 from .db import DatabaseUnavailable
 from .flows import access, deposit
-from .flows.channel import CallChannel, CallerHungUp
+from .flows.channel import OWNED_CHANNEL_ARG, CallChannel, CallerHungUp
 from .flows.context import FlowContext
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,6 @@ FLOWS: dict[str, Flow] = {
     # Not named by the dialplan: a "deposit" call to the access number is routed here.
     "access": access.run,
 }
-
-# Channels we create ourselves (outbound legs) enter Stasis with this first argument: the flow that
-# created them drives them, the router leaves them alone.
-OWNED_CHANNEL_ARG = "owned"
 
 # The dialplan global that names the access number (dialplan/fallback.conf).
 ACCESS_NUMBER_VARIABLE = "RECONNECT_ACCESS_NUMBER"

@@ -51,7 +51,7 @@ from .. import metrics
 from ..ari import AriClient, AriError, ChannelGone, Event
 from ..services import outbound
 from ..services.destination_policy import E164_FORM, Decision, decide, masked
-from .channel import HANGUP_EVENTS, CallChannel, CallerHungUp
+from .channel import HANGUP_EVENTS, OWNED_CHANNEL_ARG, CallChannel, CallerHungUp
 from .context import FlowContext
 
 log = logging.getLogger(__name__)
@@ -252,8 +252,6 @@ class OutboundCall:
     # -- the call ------------------------------------------------------------------------------
 
     async def dial(self) -> Step:
-        from ..stasis import OWNED_CHANNEL_ARG  # the router imports the flows
-
         allowed = self.grant.allowed_seconds
         ring = self.rules.ring_timeout_seconds
         grace = self.rules.hangup_grace_seconds
