@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import phonenumbers
 
-from reconnect_pbx.services.errors import InvalidInput
+from reconnect_pbx.errors import InvalidInput
 
 # What people type around digits. Letters are refused: phonenumbers would read them as a vanity
 # number (1-800-FLOWERS), which is never what staff mean when importing a pool.

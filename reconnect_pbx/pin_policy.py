@@ -30,7 +30,7 @@ import re
 import secrets
 
 from reconnect_pbx.phone import digit_forms
-from reconnect_pbx.services.errors import InvalidInput
+from reconnect_pbx.errors import InvalidInput
 
 MINIMUM_LENGTH = 4
 _GENERATION_ATTEMPTS = 1000

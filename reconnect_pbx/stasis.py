@@ -18,7 +18,7 @@ from . import metrics, phone
 from .ari import AriError, Event
 from .db import DatabaseUnavailable
 from .flows import access, deposit
-from .flows.channel import CallChannel, CallerHungUp
+from .flows.channel import OWNED_CHANNEL_ARG, CallChannel, CallerHungUp
 from .flows.context import FlowContext
 from .services.numbers import access_did
 
@@ -31,13 +31,6 @@ FLOWS: dict[str, Flow] = {
     # Not named by the dialplan: a "deposit" call to the access number is routed here.
     "access": access.run,
 }
-
-# '*' during a person's greeting: the deposit flow hands the call to the PIN login.
-deposit.login_hook = access.login_from_greeting
-
-# Channels we create ourselves (outbound legs) enter Stasis with this first argument: the flow that
-# created them drives them, the router leaves them alone.
-OWNED_CHANNEL_ARG = "owned"
 
 # The dialplan global that names the access number (dialplan/fallback.conf).
 ACCESS_NUMBER_VARIABLE = "RECONNECT_ACCESS_NUMBER"
@@ -73,7 +66,7 @@ class StasisApplication:
 
     def start_flow(self, channel: dict, args: list[str]) -> None:
         """Run the flow that ``args`` (the Stasis() arguments) name for ``channel``: a new call, or
-        one that a dead process left in our application (``recovery.py`` resumes it)."""
+        one that a dead process left in our application (``reconcile.py`` resumes it)."""
         channel_id = channel["id"]
         flow_name = args[0] if args else ""
         # Every trunk call arrives as "deposit,<DID>": the access number is one of those DIDs.

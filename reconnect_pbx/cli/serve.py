@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..config import Settings
-from ..service import serve as run_service
+from ..wiring import serve as run_service
 
 
 @click.command("serve")

@@ -41,27 +41,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Optional
 
 from .. import metrics, prompts
-from ..ari import AriError
-from ..config import Settings
-from ..models import GreetingKind, Language, MessageState
+from ..models import GreetingKind, Language
 from ..pin_policy import WeakPin
 from ..services import access, voicemail
-from . import callback
-from .channel import DTMF_KEYS, CallChannel, CallerHungUp
+from .channel import DTMF_KEYS, CallChannel
 from .context import FlowContext
 from .greetings import GreetingsMenu, record_greeting
 from .listening import Listening
-from .menus import CANCELLED, choose, collect_digits
+from .mailbox_call import MailboxCall, Step
+from .menus import CANCELLED, collect_digits
 
 log = logging.getLogger(__name__)
-
-Step = Optional[Callable[[], Awaitable["Step"]]]
 
 # The language of the access number's prompts until the caller is logged in.
 SERVICE_LANGUAGE = Language.FR
@@ -85,92 +78,26 @@ async def run(ctx: FlowContext, channel: CallChannel, args: list[str]) -> None:
 
 
 async def login_from_greeting(ctx: FlowContext, channel: CallChannel, target: voicemail.MailboxTarget) -> None:
-    """``*`` during the greeting of ``target``'s number: the PIN only (installed as
-    ``deposit.login_hook``)."""
+    """``*`` during the greeting of ``target``'s number: the PIN only (called by
+    ``deposit.DepositCall.login``)."""
     call = AccessCall(ctx=ctx, channel=channel, target=target, language=Language(target.language).value)
     await call.run(call.ask_pin)
 
 
 @dataclass
-class AccessCall:
-    ctx: FlowContext
-    channel: CallChannel
-    # The mailbox whose greeting the caller interrupted; None at the access number.
-    target: voicemail.MailboxTarget | None
-    language: str
+class AccessCall(MailboxCall):
+    """The login and the main menu; the call's state and shared helpers are in ``MailboxCall``."""
+
     typed_number: str | None = field(default=None, repr=False)
     failures: int = 0
     silences: int = 0
-    account: access.Account | None = None
-    # Messages deleted during this call and the state each had: restorable until the call ends.
-    deleted: dict[int, MessageState] = field(default_factory=dict)
 
     # -- helpers -------------------------------------------------------------------------------
-
-    @property
-    def settings(self) -> Settings:
-        return self.ctx.settings
-
-    @property
-    def timeout(self) -> float:
-        return self.settings.voicemail.input_timeout_seconds
-
-    @property
-    def prompt_set(self) -> str:
-        return self.settings.voicemail.prompt_set
-
-    def media(self, *names: str) -> list[str]:
-        return self.ctx.prompts(list(names), self.language)
-
-    async def say(self, *names: str, interrupt: str = "") -> str | None:
-        return await self.channel.play(self.media(*names), interrupt=interrupt)
-
-    async def run(self, first: Step) -> None:
-        step: Step = first
-        try:
-            while step is not None:
-                step = await step()
-        finally:
-            await self._erase_deleted()
-
-    async def _erase_deleted(self) -> None:
-        if self.account is None or not self.deleted:
-            return
-        try:
-            erased = await self.ctx.db(
-                access.erase_deleted, self.ctx.store, self.account.mailbox_id, sorted(self.deleted)
-            )
-        except Exception:
-            # The audio of messages in state "deleted" is also erased by `purge`.
-            log.exception("channel %s: could not erase the messages deleted in this call", self.channel.id)
-            return
-        log.info("channel %s: %d deleted message(s) erased at the end of the call", self.channel.id, erased)
-
-    async def menu_choice(self, menu: list[str], valid: str, *, intro: list[str] | None = None) -> str | None:
-        return await choose(
-            self.channel,
-            menu,
-            valid=valid,
-            timeout=self.timeout,
-            invalid=self.media("invalid-key"),
-            intro=intro or [],
-        )
 
     async def digits(self, max_digits: int) -> str | None:
         return await collect_digits(
             self.channel, max_digits=max_digits, first_timeout=self.timeout, next_timeout=DIGIT_PAUSE_SECONDS
         )
-
-    def goodbye(self, *names: str) -> Step:
-        async def goodbye() -> Step:
-            try:
-                await self.say(*names, "goodbye")
-            except CallerHungUp:
-                return None
-            await self.channel.hangup()
-            return None
-
-        return goodbye
 
     def _silence(self) -> Step | None:
         """One more silent prompt: None while it may be repeated, else the goodbye."""
@@ -336,20 +263,6 @@ class AccessCall:
         await self.call_out(destination, is_callback=False)
         return self.menu
 
-    async def call_out(self, destination: str | None, *, is_callback: bool) -> None:
-        log.info("channel %s: outgoing call (%s)", self.channel.id, "callback" if is_callback else "dialled")
-        self.channel.clear_keys()
-        await callback.call_out(
-            self.ctx,
-            self.channel,
-            beneficiary_id=self.account.beneficiary_id,
-            own_number=self.account.number,
-            language=self.language,
-            destination=destination,
-            is_callback=is_callback,
-        )
-        self.channel.clear_keys()
-
     async def change_pin(self) -> Step:
         await self.change_pin_dialogue()
         return self.menu
@@ -397,19 +310,6 @@ class AccessCall:
         log.info("channel %s: language set to %s", self.channel.id, new.value)
         await self.say("language-changed", interrupt=DTMF_KEYS)
         return self.menu
-
-    # -- recordings (names, greetings) ---------------------------------------------------------
-
-    def recording_name(self, kind: str) -> str:
-        millis = int(datetime.now(UTC).timestamp() * 1000)
-        channel = re.sub(r"[^A-Za-z0-9]", "-", self.channel.id)
-        return f"access-{kind}-{self.account.mailbox_id}-{millis}-{channel}"
-
-    async def discard_recording(self, name: str) -> None:
-        try:
-            await self.ctx.client.delete_stored_recording(name)
-        except AriError as exc:
-            log.warning("channel %s: could not delete the recording from the spool: %s", self.channel.id, exc)
 
 
 def weak_pin_prompts(reason_code: str, length: int) -> list[str]:

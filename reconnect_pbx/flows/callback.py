@@ -31,7 +31,7 @@ The outbound channel presents the person's own number: ``callerId`` of the origi
 connected line, which chan_pjsip sends in From and in P-Asserted-Identity (``send_pai`` on the
 trunk). It enters Stasis, once answered, as ``owned,callback,<person channel>``: the router leaves
 it to us. Before each call, calls left "in-progress" by a dead process are closed and empty bridges
-it left behind are destroyed (``_tidy_after_a_crash``): ``recovery.py`` does the same at every
+it left behind are destroyed (``_tidy_after_a_crash``): ``reconcile.py`` does the same at every
 (re)connection; this only makes sure a crash never blocks a person's next call ("one at a time").
 The bridge is ``mixing,proxy_media``: see ``converse``.
 """
@@ -51,7 +51,7 @@ from .. import metrics
 from ..ari import AriClient, AriError, ChannelGone, Event
 from ..services import outbound
 from ..services.destination_policy import E164_FORM, Decision, decide, masked
-from .channel import HANGUP_EVENTS, CallChannel, CallerHungUp
+from .channel import HANGUP_EVENTS, OWNED_CHANNEL_ARG, CallChannel, CallerHungUp
 from .context import FlowContext
 
 log = logging.getLogger(__name__)
@@ -252,8 +252,6 @@ class OutboundCall:
     # -- the call ------------------------------------------------------------------------------
 
     async def dial(self) -> Step:
-        from ..stasis import OWNED_CHANNEL_ARG  # the router imports the flows
-
         allowed = self.grant.allowed_seconds
         ring = self.rules.ring_timeout_seconds
         grace = self.rules.hangup_grace_seconds

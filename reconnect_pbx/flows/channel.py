@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 HANGUP_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"})
 DTMF_KEYS = "0123456789*#"
+# Channels we create ourselves (outbound legs) enter Stasis with this first argument: the flow that
+# created them drives them, the router (stasis.py) leaves them alone.
+OWNED_CHANNEL_ARG = "owned"
 
 
 class CallerHungUp(Exception):

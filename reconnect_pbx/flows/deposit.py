@@ -25,6 +25,7 @@ from ..models import Language
 from ..services import voicemail
 from ..services.recovery import CUT_MINIMUM_MS, repair_wav
 from ..storage import InvalidAudio, wav_duration_ms
+from . import access
 from .channel import CallChannel, CallerHungUp
 from .context import FlowContext
 
@@ -35,9 +36,6 @@ Step = Optional[Callable[[], Awaitable["Step"]]]
 # Keys that end the greeting: '*' to log in to one's own mailbox, '#' to skip to the tone.
 LOGIN_KEY = "*"
 SKIP_GREETING_KEY = "#"
-
-# Set by the access flow when it lands: (ctx, channel, target) -> runs the login for this mailbox.
-login_hook: Callable[[FlowContext, CallChannel, voicemail.MailboxTarget], Awaitable[None]] | None = None
 
 # Where a call goes when the database is down and nothing is known of the number: the dialplan
 # records it alone, as when the application is not connected (dialplan/fallback.conf).
@@ -192,11 +190,7 @@ class DepositCall:
 
     async def login(self) -> Step:
         self.channel.clear_keys()
-        if login_hook is None:
-            await self.channel.play(self._play(["not-available-yet"]))
-            await self.channel.hangup()
-            return None
-        await login_hook(self.ctx, self.channel, self.target)
+        await access.login_from_greeting(self.ctx, self.channel, self.target)
         return None
 
     async def record(self) -> Step:

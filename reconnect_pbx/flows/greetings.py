@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..ari import NotFound
 from ..models import GreetingKind
 from ..services import access
 from ..storage import InvalidAudio, wav_duration_ms
 from .channel import DTMF_KEYS
-
-if TYPE_CHECKING:
-    from .access import AccessCall, Step
+from .mailbox_call import MailboxCall, Step
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +28,7 @@ log = logging.getLogger(__name__)
 MIN_RECORDING_MS = 1000
 
 
-async def record_greeting(call: AccessCall, kind: GreetingKind, intro: list[str]) -> bool:
+async def record_greeting(call: MailboxCall, kind: GreetingKind, intro: list[str]) -> bool:
     """Play ``intro`` and the tone, record, and store the result as the ``kind`` greeting."""
     settings = call.settings
     max_seconds = settings.access.max_name_seconds if kind == GreetingKind.NAME else settings.access.max_greeting_seconds
@@ -67,7 +64,7 @@ async def record_greeting(call: AccessCall, kind: GreetingKind, intro: list[str]
 
 @dataclass
 class GreetingsMenu:
-    call: AccessCall
+    call: MailboxCall
 
     async def menu(self) -> Step:
         key = await self.call.menu_choice(self.call.media("greetings-menu"), "1234*0")

@@ -15,21 +15,18 @@ A message heard to the end becomes saved, with ``heard_at`` (Asterisk ignores a 
 skip past the end, so the end is always heard).
 Delete and save keep the caller on the message (the menu tells them the keys again), so ``3``
 pressed again restores it; the audio of a message still deleted when the call ends is erased then
-(``AccessCall.run``). Other keys during a message are ignored; after it they are "invalid".
+(``MailboxCall.run``). Other keys during a message are ignored; after it they are "invalid".
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .. import prompts
 from ..models import MessageState
 from ..services import access
-
-if TYPE_CHECKING:
-    from .access import AccessCall, Step
+from .mailbox_call import MailboxCall, Step
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +37,7 @@ PLAYBACK_CONTROLS = {"*": "reverse", "#": "forward"}
 
 @dataclass
 class Listening:
-    call: AccessCall
+    call: MailboxCall
     messages: list[access.MessageInfo] = field(default_factory=list)
     index: int = 0
 

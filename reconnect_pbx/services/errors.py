@@ -15,13 +15,11 @@ leave a service untranslated when they describe a caller's mistake.
 
 from __future__ import annotations
 
+# The base of the tree is one layer down (reconnect_pbx/errors.py), because phone.py and
+# pin_policy.py raise InvalidInput; re-exported here for the services and the entry points.
+from reconnect_pbx.errors import DomainError, InvalidInput
 
-class DomainError(Exception):
-    """A request the service refuses; the message is one line meant for a person."""
-
-
-class InvalidInput(DomainError):
-    pass
+__all__ = ["DomainError", "InvalidInput", "NotFound", "Conflict", "PoolExhausted"]
 
 
 class NotFound(DomainError):

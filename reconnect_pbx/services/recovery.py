@@ -14,7 +14,7 @@ message goes to whoever held the DID **at the time of the call** (not now: the n
 changed hands since), and is stored once per channel (``NewMessage.source_channel_id``), so a file
 ingested twice (two sweeps, or a sweep and the call itself) is one message.
 
-No transport here: ``reconnect_pbx/recovery.py`` lists, fetches and deletes the files over ARI.
+No transport here: ``reconnect_pbx/reconcile.py`` lists, fetches and deletes the files over ARI.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from .config import Settings
 from .db import make_engine, make_session_factory
 from .flows.context import FlowContext
 from .media import MediaServer
-from .recovery import Recovery
+from .reconcile import Recovery
 from .metrics import MetricsServer
 from .services import schema
 from .stasis import StasisApplication
