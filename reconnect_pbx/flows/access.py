@@ -21,9 +21,16 @@ Login (the lock rules are in ``services/access.py``):
   typed, and the call ends: the PIN is not even checked, so nothing about it leaks, and the person
   learns why they cannot get in instead of spending attempts towards the suspension. The failure
   that starts a lock plays ``login-incorrect`` and then ``login-locked``.
+- The brake on guessing (too many failed logins lately from this calling number, or from
+  everybody): ``login-try-later`` and goodbye, at the start of an access-number call and instead of
+  any PIN check; a warning and ``reconnect_login_braked_total``. The failure that reaches
+  ``access.alert_after_failures`` logs a warning and counts ``reconnect_login_alerts_total``.
 
-After the login, in the person's language: the guided first login if the mailbox is not onboarded
-(record your name, optionally change the PIN), then the main menu:
+After the login, in the person's language: how many wrong PINs were typed since the last login,
+if any (``failed-logins-since`` N ``failed-logins-advice``); the guided first login if the mailbox
+is not onboarded (record your name, then choose a new PIN); a new PIN, required, while the PIN is
+the one staff handed over (``enrol``, ``pin reset``): no menu until it is changed, and a call that
+does not change it ends; then the main menu:
 
     "you have N new messages and M saved messages"
     1 listen (flows/listening.py)        2 make a call (number, # to end, * to cancel)
