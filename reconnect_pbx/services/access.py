@@ -320,8 +320,10 @@ def login_brake(
     session: Session, caller_number: str | None, policy: BrakePolicy, *, now: datetime | None = None
 ) -> Brake | None:
     """The brake, when the failed logins of the last ``window_minutes`` reached a limit: from this
-    calling number (withheld callers count as one), or from everybody; else None."""
+    calling number (withheld callers count as one), or from everybody; else None. Failures older
+    than the window are deleted on the way: calling numbers are kept no longer than needed."""
     now = now or _utcnow()
+    _forget_old_failures(session, policy, now)
     recent = select(func.count()).select_from(LoginFailure).where(
         LoginFailure.at > now - timedelta(minutes=policy.window_minutes), LoginFailure.at <= now
     )
@@ -342,6 +344,10 @@ def record_login_failure(
     """Count a refused login for the brake, and forget the ones older than the window."""
     now = now or _utcnow()
     session.add(LoginFailure(at=now, caller_number=_caller_key(caller_number)))
+    _forget_old_failures(session, policy, now)
+
+
+def _forget_old_failures(session: Session, policy: BrakePolicy, now: datetime) -> None:
     session.execute(delete(LoginFailure).where(LoginFailure.at <= now - timedelta(minutes=policy.window_minutes)))
 
 

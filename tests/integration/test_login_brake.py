@@ -117,12 +117,22 @@ def test_the_brake_holds_across_processes_because_it_lives_in_postgresql(
 def test_a_locked_mailbox_is_not_a_failure_for_the_brake(enrolled, session_factory) -> None:
     person = enrolled()
     now = datetime(2030, 6, 1, 10, 0, tzinfo=UTC)
-    with session_factory() as session:
-        before = session.scalar(select(func.count()).select_from(LoginFailure))
     with transaction(session_factory) as session:
         credential = session.get(Credential, person["id"])
         credential.locked_until = now + timedelta(minutes=5)
     for _ in range(4):
         assert log_in(session_factory, "+33100000500", person["pin"], now, beneficiary_id=person["id"]).outcome == LoginOutcome.LOCKED
     with session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(LoginFailure)) == before
+        kept = session.scalar(
+            select(func.count()).select_from(LoginFailure).where(LoginFailure.caller_number == "+33100000500")
+        )
+    assert kept == 0
+
+
+def test_failures_older_than_the_window_are_forgotten_even_when_no_login_fails(enrolled, session_factory) -> None:
+    person = enrolled()
+    now = datetime(2030, 7, 1, 10, 0, tzinfo=UTC)
+    log_in(session_factory, "+33100000600", wrong(person["pin"]), now, beneficiary_id=person["id"])
+    log_in(session_factory, "+33100000601", person["pin"], now + timedelta(minutes=11), beneficiary_id=person["id"])
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(LoginFailure).where(LoginFailure.at <= now)) == 0
