@@ -54,6 +54,7 @@ def enrol(app: App, centre_ref: str, display_name: str, language: str, number: s
     click.echo(f"Number:  {national}  ({enrolment.e164})")
     click.echo(f"PIN:     {enrolment.pin}")
     click.echo("Give the PIN to the person now: it is shown only this once and is not stored.")
+    click.echo("At their next login they must choose a PIN of their own before reaching the menus.")
 
 
 @click.command()
