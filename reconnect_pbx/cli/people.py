@@ -85,6 +85,7 @@ def show(app: App, ref: str, as_json: bool) -> None:
             ("Number", number),
             ("Messages", f"{found.new_messages} new, {found.saved_messages} saved"),
             ("Wrong PINs", found.failed_attempts),
+            ("PIN", "as handed over: to be changed at the next login" if found.pin_must_change else "chosen by the person"),
             ("Lock", found.lock_state),
             ("Enrolled", found.created_at),
             ("Closed", found.closed_at),

@@ -84,6 +84,8 @@ class PersonDetails:
     login_suspended: bool
     created_at: datetime
     closed_at: datetime | None
+    # The PIN is still the one staff handed over: to be changed at the next login.
+    pin_must_change: bool = False
 
     @property
     def lock_state(self) -> str:
@@ -199,6 +201,7 @@ def details(session: Session, person: Beneficiary, now: datetime | None = None) 
         login_suspended=bool(credential and credential.login_suspended),
         created_at=person.created_at,
         closed_at=person.closed_at,
+        pin_must_change=bool(credential and credential.pin_must_change),
     )
 
 
