@@ -377,7 +377,7 @@ def _value(settings: Settings, key: str) -> Any:
 
 
 def _num(value: float) -> str:
-    return f"{value:g}"
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 class _EnvString(str):
