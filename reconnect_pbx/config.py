@@ -89,9 +89,18 @@ class AccessSettings:
     # How many trailing digits of the personal number a caller types at the access number.
     personal_number_digits: int = 10
     max_pin_attempts_per_call: int = 3
+    # Consecutive wrong PINs (across calls) before the first lock; each further one doubles it,
+    # up to lock_max_minutes. Staff are alerted at alert_after_failures; PIN login is suspended
+    # (until `pin reset`) at suspend_after_failures (NIST SP 800-63B: at most 100).
     lock_after_failures: int = 5
     lock_max_minutes: int = 60
-    suspend_after_failures: int = 20
+    alert_after_failures: int = 20
+    suspend_after_failures: int = 100
+    # The brake on guessing: past this many failed logins within brake_window_minutes from one
+    # calling number, or from everybody, logins answer "try again later" without checking anything.
+    brake_window_minutes: int = 10
+    brake_failures_per_caller: int = 10
+    brake_failures_service: int = 100
     # Longest personal greeting and name a person may record from the menus.
     max_greeting_seconds: int = 60
     max_name_seconds: int = 10
@@ -280,7 +289,95 @@ def load_settings(
     built = {}
     for section_name, section_type in _section_types().items():
         built[section_name] = _build_section(section_name, section_type, sections.get(section_name, {}))
-    return Settings(**built)
+    settings = Settings(**built)
+    check_ranges(settings)
+    return settings
+
+
+# -- ranges: a value outside them is refused at start-up ------------------------------------------
+# Every number has a range (a test checks that none is missing). The bounds refuse the values that
+# would silently turn a safeguard off (``access.lock_max_minutes = 0`` was "no lock at all") or
+# make it useless (a lock of a year, a PIN of 40 digits); they leave room for the short limits the
+# end-to-end tests use. Strings with a fixed set of values are in CHOICES.
+RANGES: dict[str, tuple[float, float]] = {
+    "ari.reconnect_initial_seconds": (0.1, 60),
+    "ari.reconnect_max_seconds": (0.5, 600),
+    "ari.request_timeout_seconds": (1, 300),
+    "media.listen_port": (1, 65535),
+    "voicemail.max_message_seconds": (10, 3600),
+    "voicemail.max_silence_seconds": (1, 60),
+    "voicemail.min_message_seconds": (0, 10),
+    "voicemail.mailbox_capacity": (1, 1000),
+    "voicemail.input_timeout_seconds": (1, 60),
+    "numbers.quarantine_days": (1, 3650),
+    "pin.length": (4, 12),
+    "access.personal_number_digits": (4, 15),
+    "access.max_pin_attempts_per_call": (1, 10),
+    "access.lock_after_failures": (1, 10),
+    "access.lock_max_minutes": (1, 1440),
+    "access.alert_after_failures": (2, 100),
+    # NIST SP 800-63B 5.2.2: no more than 100 consecutive failed attempts.
+    "access.suspend_after_failures": (10, 100),
+    "access.brake_window_minutes": (1, 1440),
+    "access.brake_failures_per_caller": (1, 10000),
+    "access.brake_failures_service": (1, 1000000),
+    "access.max_greeting_seconds": (5, 600),
+    "access.max_name_seconds": (2, 60),
+    "callback.monthly_minutes": (1, 100000),
+    "callback.max_call_seconds": (1, 14400),
+    "callback.warning_seconds": (0, 600),
+    "callback.ring_timeout_seconds": (1, 300),
+    "callback.max_simultaneous_calls": (1, 1000),
+    "callback.daily_minutes_budget": (1, 1000000),
+    "callback.refusals_before_suspension": (1, 1000),
+    "callback.refusal_window_minutes": (1, 1440),
+    "callback.hangup_grace_seconds": (1, 60),
+    "retention.message_retention_days": (1, 3650),
+    "retention.closed_erase_after_days": (-1, 3650),
+    "metrics.listen_port": (0, 65535),
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "voicemail.prompt_set": ("std", "short"),
+    "logging.level": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+}
+
+
+def check_ranges(settings: Settings) -> None:
+    """Refuse (ConfigError, one line naming the key) a number out of its range, a string not among
+    its choices, and settings whose order would disable a safeguard."""
+    for key, (low, high) in RANGES.items():
+        value = _value(settings, key)
+        if not low <= value <= high:
+            raise ConfigError(f"setting {key} = {_num(value)} is out of range: it must be from {_num(low)} to {_num(high)}")
+    for key, allowed in CHOICES.items():
+        value = _value(settings, key)
+        if value.upper() not in allowed and value not in allowed:
+            raise ConfigError(f"setting {key} = {value!r} must be one of {', '.join(allowed)}")
+    access = settings.access
+    if not access.lock_after_failures < access.alert_after_failures <= access.suspend_after_failures:
+        raise ConfigError(
+            "settings access.lock_after_failures < access.alert_after_failures <= access.suspend_after_failures"
+            f" must hold, got {access.lock_after_failures}, {access.alert_after_failures}, {access.suspend_after_failures}"
+        )
+    if access.brake_failures_per_caller > access.brake_failures_service:
+        raise ConfigError(
+            "setting access.brake_failures_per_caller must not be above access.brake_failures_service,"
+            f" got {access.brake_failures_per_caller} > {access.brake_failures_service}"
+        )
+    if settings.callback.warning_seconds >= settings.callback.max_call_seconds:
+        raise ConfigError(
+            "setting callback.warning_seconds must be below callback.max_call_seconds,"
+            f" got {settings.callback.warning_seconds} >= {settings.callback.max_call_seconds}"
+        )
+
+
+def _value(settings: Settings, key: str) -> Any:
+    section, name = key.split(".")
+    return getattr(getattr(settings, section), name)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 class _EnvString(str):

@@ -12,6 +12,8 @@ The series (counters end in ``_total`` once exposed)::
     reconnect_login_failures_total             counter  PIN logins refused (wrong PIN, unknown number)
     reconnect_login_locks_total                counter  mailboxes locked by repeated PIN failures
     reconnect_login_suspensions_total          counter  mailboxes whose PIN login got suspended
+    reconnect_login_alerts_total               counter  mailboxes reaching access.alert_after_failures (staff alerted)
+    reconnect_login_braked_total{scope}        counter  logins answered "try again later" by the brake (caller, service)
     reconnect_outbound_refused_total{category} counter  outgoing calls refused by the destination policy
     reconnect_outbound_billed_seconds_total    counter  outgoing call time billed (divide by 60: minutes)
     reconnect_ari_reconnections_total          counter  ARI websocket reconnections since start
@@ -55,6 +57,15 @@ LOGIN_FAILURES = Counter(
 LOGIN_LOCKS = Counter("reconnect_login_locks", "Mailboxes locked after repeated PIN failures.", registry=REGISTRY)
 LOGIN_SUSPENSIONS = Counter(
     "reconnect_login_suspensions", "Mailboxes whose PIN login was suspended.", registry=REGISTRY
+)
+LOGIN_ALERTS = Counter(
+    "reconnect_login_alerts", "Mailboxes whose consecutive PIN failures reached the staff alert.", registry=REGISTRY
+)
+LOGIN_BRAKED = Counter(
+    "reconnect_login_braked",
+    "Logins answered 'try again later' by the brake on guessing, per calling number or service-wide.",
+    ["scope"],
+    registry=REGISTRY,
 )
 OUTBOUND_REFUSED = Counter(
     "reconnect_outbound_refused",

@@ -139,6 +139,10 @@ class Credential(Base):
     # Set after too many failures: only `pin reset` by staff lifts it.
     login_suspended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     pin_changed_at: Mapped[datetime] = _now()
+    # True while the PIN is one that staff handed over (`enrol`, `pin reset`): the next login
+    # must choose a new one before reaching the menus. Cleared when the person changes it. A new
+    # credential is always one staff handed over, hence the default.
+    pin_must_change: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("false"))
 
     beneficiary: Mapped[Beneficiary] = relationship(back_populates="credential")
 
@@ -295,3 +299,19 @@ class AuditEvent(Base):
     beneficiary_id: Mapped[int | None] = mapped_column(ForeignKey("beneficiaries.id"), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class LoginFailure(Base):
+    """A refused PIN login (wrong PIN or unknown number), kept for the brake on guessing.
+
+    Read to count failures per calling number and for the whole service within
+    ``access.brake_window_minutes`` (``services/access.py``); rows older than that window are
+    deleted as new ones are written, so the calling numbers are not kept any longer.
+    """
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    # As the caller ID arrived (not normalised); NULL when withheld: all withheld callers share one count.
+    caller_number: Mapped[str | None] = mapped_column(String(32), index=True)

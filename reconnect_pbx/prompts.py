@@ -121,6 +121,24 @@ _SENTENCES: dict[str, Prompt] = {
         "L'accès à cette messagerie est bloqué. Veuillez contacter la structure qui vous accompagne.",
         "Access to this mailbox is blocked. Please contact the centre that supports you.",
     ),
+    "login-try-later": Prompt(
+        "Le service ne peut pas vérifier les codes secrets pour le moment. Veuillez rappeler plus tard.",
+        "The service cannot check PINs at the moment. Please call again later.",
+    ),
+    # At login, when wrong PINs were typed since the last one: "... est de" + number + advice.
+    "failed-logins-since": Prompt(
+        "Depuis votre dernière connexion, le nombre d'essais avec un code secret incorrect est de",
+        "Since your last login, the number of attempts with a wrong PIN is",
+    ),
+    "more-than": Prompt("plus de", "more than"),
+    "failed-logins-advice": Prompt(
+        "Si ce n'était pas vous, parlez-en à la structure qui vous accompagne.",
+        "If it was not you, please tell the centre that supports you.",
+    ),
+    "pin-change-required": Prompt(
+        "Le code secret qui vous a été remis doit être changé. Choisissez maintenant votre propre code secret.",
+        "The PIN you were given must be changed. Please choose your own PIN now.",
+    ),
     "first-login-welcome": Prompt(
         "Bienvenue sur votre messagerie vocale. Pour commencer, nous allons enregistrer votre nom.",
         "Welcome to your voicemail. First, let us record your name.",

@@ -194,7 +194,7 @@ def prepare_database(database_url: str, count: int, listened: int, message_wav: 
             mailbox_id = session.scalar(select(Mailbox.id).where(Mailbox.beneficiary_id == enrolment.beneficiary_id))
             created.append(BenchPerson(i, number, mailbox_id))
         session.execute(update(Mailbox).values(onboarded=True))
-        session.execute(update(Credential).values(pin_hash=pin_hash))
+        session.execute(update(Credential).values(pin_hash=pin_hash, pin_must_change=False))
     yesterday = datetime.now(timezone.utc) - timedelta(days=1)
     with transaction(factory) as session:
         for person in created[count - listened :]:

@@ -55,6 +55,7 @@ def enrol(app: App, centre_ref: str, display_name: str, language: str, number: s
     click.echo(f"Number:  {national}  ({enrolment.e164})")
     click.echo(f"PIN:     {enrolment.pin}")
     click.echo("Give the PIN to the person now: it is shown only this once and is not stored.")
+    click.echo("At their next login they must choose a PIN of their own before reaching the menus.")
 
 
 @click.command()
@@ -85,6 +86,7 @@ def show(app: App, ref: str, as_json: bool) -> None:
             ("Number", number),
             ("Messages", f"{found.new_messages} new, {found.saved_messages} saved"),
             ("Wrong PINs", found.failed_attempts),
+            ("PIN", "as handed over: to be changed at the next login" if found.pin_must_change else "chosen by the person"),
             ("Lock", found.lock_state),
             ("Enrolled", found.created_at),
             ("Closed", found.closed_at),

@@ -19,7 +19,8 @@ def pin() -> None:
 @json_option
 @pass_app
 def reset(app: App, ref: str, as_json: bool) -> None:
-    """Give a person a new random PIN (printed once); clears failures, lock and login suspension.
+    """Give a person a new random PIN (printed once, to be changed at the next login); clears
+    failures, lock and login suspension.
 
     ID is the person's id; NUMBER is their number in any form.
     """
@@ -32,3 +33,4 @@ def reset(app: App, ref: str, as_json: bool) -> None:
         return
     click.echo(f"New PIN for person {result.beneficiary_id}: {result.pin}")
     click.echo("Give it to the person now: it is shown only this once and is not stored.")
+    click.echo("At their next login they must choose a PIN of their own before reaching the menus.")

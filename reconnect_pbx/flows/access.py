@@ -21,9 +21,16 @@ Login (the lock rules are in ``services/access.py``):
   typed, and the call ends: the PIN is not even checked, so nothing about it leaks, and the person
   learns why they cannot get in instead of spending attempts towards the suspension. The failure
   that starts a lock plays ``login-incorrect`` and then ``login-locked``.
+- The brake on guessing (too many failed logins lately from this calling number, or from
+  everybody): ``login-try-later`` and goodbye, at the start of an access-number call and instead of
+  any PIN check; a warning and ``reconnect_login_braked_total``. The failure that reaches
+  ``access.alert_after_failures`` logs a warning and counts ``reconnect_login_alerts_total``.
 
-After the login, in the person's language: the guided first login if the mailbox is not onboarded
-(record your name, optionally change the PIN), then the main menu:
+After the login, in the person's language: how many wrong PINs were typed since the last login,
+if any (``failed-logins-since`` N ``failed-logins-advice``); the guided first login if the mailbox
+is not onboarded (record your name, then choose a new PIN); a new PIN, required, while the PIN is
+the one staff handed over (``enrol``, ``pin reset``): no menu until it is changed, and a call that
+does not change it ends; then the main menu:
 
     "you have N new messages and M saved messages"
     1 listen (flows/listening.py)        2 make a call (number, # to end, * to cancel)
@@ -39,6 +46,7 @@ Neither the PIN nor any digit typed is ever logged.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
@@ -74,7 +82,7 @@ async def run(ctx: FlowContext, channel: CallChannel, args: list[str]) -> None:
     routed here by the Stasis application."""
     call = AccessCall(ctx=ctx, channel=channel, target=None, language=SERVICE_LANGUAGE.value)
     await channel.answer()
-    await call.run(call.ask_number)
+    await call.run(call.start)
 
 
 async def login_from_greeting(ctx: FlowContext, channel: CallChannel, target: voicemail.MailboxTarget) -> None:
@@ -108,6 +116,26 @@ class AccessCall(MailboxCall):
 
     # -- login ---------------------------------------------------------------------------------
 
+    async def start(self) -> Step:
+        """The access number: braked at once if guessing is going on, else the personal number."""
+        brake = access.BrakePolicy.from_settings(self.settings.access)
+        braked = await self.ctx.db(access.login_brake, self.channel.caller_number, brake)
+        if braked is not None:
+            return self._braked(braked)
+        return self.ask_number
+
+    def _braked(self, braked: access.Brake) -> Step:
+        metrics.LOGIN_BRAKED.labels(scope=braked.scope).inc()
+        log.warning(
+            "channel %s: login brake (%s): %d failed logins in the last %d min, limit %d: nothing checked",
+            self.channel.id,
+            "this calling number" if braked.scope == "caller" else "whole service",
+            braked.failures,
+            self.settings.access.brake_window_minutes,
+            braked.limit,
+        )
+        return self.goodbye("login-try-later")
+
     async def ask_number(self) -> Step:
         wanted = self.settings.access.personal_number_digits
         prompt = "enter-personal-number" if wanted >= 10 else "enter-personal-number-end"
@@ -130,17 +158,17 @@ class AccessCall(MailboxCall):
     async def _check(self, pin: str) -> Step:
         started = asyncio.get_running_loop().time()
         policy = access.LockPolicy.from_settings(self.settings.access)
-        if self.target is not None:
-            result = await self.ctx.db(access.attempt_login, self.target.beneficiary_id, pin, policy)
-        else:
-            result = await self.ctx.db(
-                access.log_in_with_number,
-                self.typed_number or "",
-                pin,
-                policy,
-                self.settings.access.personal_number_digits,
-                self.settings.numbers.default_region,
-            )
+        result = await self.ctx.db(
+            access.log_in,
+            pin,
+            policy,
+            access.BrakePolicy.from_settings(self.settings.access),
+            caller_number=self.channel.caller_number,
+            beneficiary_id=self.target.beneficiary_id if self.target is not None else None,
+            typed_number=(self.typed_number or "") if self.target is None else None,
+            digits=self.settings.access.personal_number_digits,
+            region=self.settings.numbers.default_region,
+        )
         elapsed = asyncio.get_running_loop().time() - started
         if elapsed < LOGIN_ANSWER_SECONDS:
             await asyncio.sleep(LOGIN_ANSWER_SECONDS - elapsed)
@@ -149,7 +177,9 @@ class AccessCall(MailboxCall):
             self.account = result.account
             self.language = Language(result.account.language).value
             log.info("channel %s: logged in to mailbox %s", self.channel.id, self.account.mailbox_id)
-            return self.main_menu if self.account.onboarded else self.first_login
+            return self.after_login
+        if outcome == access.LoginOutcome.BRAKED:
+            return self._braked(result.brake)
         if outcome == access.LoginOutcome.LOCKED:
             log.info("channel %s: login refused, the mailbox is locked", self.channel.id)
             return self.goodbye("login-locked")
@@ -165,6 +195,14 @@ class AccessCall(MailboxCall):
             self.failures,
             self.settings.access.max_pin_attempts_per_call,
         )
+        if result.alert_now:
+            metrics.LOGIN_ALERTS.inc()
+            log.warning(
+                "channel %s: mailbox %s: %d consecutive PIN failures: someone may be guessing, staff alerted",
+                self.channel.id,
+                result.mailbox_id,
+                result.failures,
+            )
         if result.suspended_now:
             metrics.LOGIN_SUSPENSIONS.inc()
             log.warning(
@@ -192,7 +230,42 @@ class AccessCall(MailboxCall):
             return self.ask_number
         return self.ask_pin
 
-    # -- first login ---------------------------------------------------------------------------
+    # -- after the login: failures to tell, first login, a PIN to change -----------------------
+
+    async def after_login(self) -> Step:
+        if self.account.failures_since_last_login:
+            await self.say_failures(self.account.failures_since_last_login)
+        if not self.account.onboarded:
+            return self.first_login
+        if self.account.must_change_pin and not await self.require_new_pin():
+            return self.goodbye()
+        return self.main_menu
+
+    async def say_failures(self, failures: int) -> None:
+        """How many wrong PINs were typed since the last login (a stranger may be guessing)."""
+        log.info(
+            "channel %s: mailbox %s: told of %d failed login(s) since the last one",
+            self.channel.id,
+            self.account.mailbox_id,
+            failures,
+        )
+        top = prompts.MAX_NUMBER
+        count = prompts.number_media(min(failures, top), self.language, self.prompt_set)
+        more = self.media("more-than") if failures > top else []
+        await self.channel.play(
+            [*self.media("failed-logins-since"), *more, *count, *self.media("failed-logins-advice")],
+            interrupt=DTMF_KEYS,
+        )
+
+    async def require_new_pin(self) -> bool:
+        """The PIN staff handed over (enrol, pin reset) must be replaced before the menus."""
+        log.info("channel %s: mailbox %s: the PIN staff gave must be changed", self.channel.id, self.account.mailbox_id)
+        await self.say("pin-change-required")
+        if await self.change_pin_dialogue():
+            self.account = dataclasses.replace(self.account, must_change_pin=False)
+            return True
+        log.info("channel %s: mailbox %s: no new PIN chosen, the menus stay closed", self.channel.id, self.account.mailbox_id)
+        return False
 
     async def first_login(self) -> Step:
         log.info("channel %s: first login of mailbox %s", self.channel.id, self.account.mailbox_id)
@@ -202,9 +275,13 @@ class AccessCall(MailboxCall):
                 await self.say("name-recorded")
                 break
             await self.say("please-try-again")
-        choice = await self.menu_choice(self.media("change-pin-offer"), "1#")
-        if choice == "1":
-            await self.change_pin_dialogue()
+        if self.account.must_change_pin:
+            if not await self.require_new_pin():
+                return self.goodbye()
+        else:
+            choice = await self.menu_choice(self.media("change-pin-offer"), "1#")
+            if choice == "1":
+                await self.change_pin_dialogue()
         await self.ctx.db(access.complete_onboarding, self.account.mailbox_id)
         log.info("channel %s: mailbox %s onboarded", self.channel.id, self.account.mailbox_id)
         return self.main_menu

@@ -3,14 +3,27 @@
 No transport here: the access flow (``flows/access.py``) calls these in a worker thread, each call
 in one transaction of its own.
 
-PIN guessing is capped across calls and caller IDs (app_voicemail only counts within one call):
+PIN guessing is capped across calls and caller IDs (app_voicemail only counts within one call),
+after NIST SP 800-63B (rate limiting, 5.2.2): growing delays rather than an early lock-out, since
+anyone who knows the number printed on the cards could otherwise lock its owner out.
 
-- Every wrong PIN adds one to ``credentials.failed_attempts``; a right one sets it back to 0.
+- Every wrong PIN adds one to ``credentials.failed_attempts``; a right one sets it back to 0, and
+  the login tells the person how many failures there were since their last login
+  (``Account.failures_since_last_login``: the flow says it before the menu).
 - From ``lock_after_failures`` consecutive failures (5), each failure locks the mailbox for a delay
-  that doubles: 1, 2, 4 ... minutes, at most ``lock_max_minutes`` (60). At
-  ``suspend_after_failures`` (20), PIN login is suspended until staff run ``pin reset``.
+  that doubles: 1, 2, 4 ... minutes, at most ``lock_max_minutes`` (60). A guesser gets about one
+  try an hour, and the person can still log in between two tries.
+- At ``alert_after_failures`` (20) staff are alerted (audit event ``pin.alert``; the flow logs a
+  warning and counts ``reconnect_login_alerts_total``); nothing changes for the person.
+- At ``suspend_after_failures`` (100, some four days of hourly guesses), PIN login is suspended
+  until staff run ``pin reset``.
   Each lock and each suspension is an audit event (``pin.locked``, ``pin.suspended``: the usage
   report counts them); the result says so, and the call flow logs a warning with its channel id.
+- A brake for the whole service (``login_brake``): failed logins are also kept, with the calling
+  number, in ``login_failures``; past ``brake_failures_per_caller`` failures from one calling
+  number, or ``brake_failures_service`` from everybody, within ``brake_window_minutes``, a login
+  gets ``BRAKED`` without any PIN being checked ("try again later"). The state is in PostgreSQL,
+  so it holds across processes. Withheld callers share one count.
 - While locked or suspended, the PIN is not checked at all, so an attempt then is not counted and
   teaches a guesser nothing: the answer is ``LOCKED``/``SUSPENDED`` whatever was typed. Telling
   the person (rather than "incorrect") keeps them from believing they forgot their PIN and burning
@@ -37,7 +50,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from reconnect_pbx import phone, pin_policy
@@ -49,6 +62,7 @@ from reconnect_pbx.models import (
     Greeting,
     GreetingKind,
     Language,
+    LoginFailure,
     Mailbox,
     Message,
     MessageState,
@@ -121,6 +135,8 @@ class LoginOutcome(str, enum.Enum):
     REFUSED = "refused"
     LOCKED = "locked"
     SUSPENDED = "suspended"
+    # Too many failed logins from this calling number or from everybody lately: nothing checked.
+    BRAKED = "braked"
 
 
 @dataclass(frozen=True)
@@ -132,6 +148,10 @@ class Account:
     number: str
     language: Language
     onboarded: bool
+    # The PIN is the one staff handed over (enrol, pin reset): a new one before the menus.
+    must_change_pin: bool = False
+    # Failed PIN logins since the previous successful one: the person is told.
+    failures_since_last_login: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,17 +165,27 @@ class LoginResult:
     # Set when this attempt started a lock (minutes) or the suspension.
     locked_minutes: int | None = None
     suspended_now: bool = False
+    # Set when this attempt reached ``alert_after_failures``: staff are to be warned.
+    alert_now: bool = False
+    # For BRAKED: "caller" or "service", the count that tripped it, and its limit.
+    brake: Brake | None = None
 
 
 @dataclass(frozen=True)
 class LockPolicy:
     lock_after_failures: int = 5
     lock_max_minutes: int = 60
-    suspend_after_failures: int = 20
+    suspend_after_failures: int = 100
+    alert_after_failures: int = 20
 
     @classmethod
     def from_settings(cls, settings: AccessSettings) -> LockPolicy:
-        return cls(settings.lock_after_failures, settings.lock_max_minutes, settings.suspend_after_failures)
+        return cls(
+            settings.lock_after_failures,
+            settings.lock_max_minutes,
+            settings.suspend_after_failures,
+            settings.alert_after_failures,
+        )
 
 
 def lock_minutes(failures: int, policy: LockPolicy) -> int | None:
@@ -208,6 +238,7 @@ def attempt_login(
         return LoginResult(LoginOutcome.LOCKED, mailbox_id=mailbox.id, failures=credential.failed_attempts)
 
     if credentials.verify_pin(credential.pin_hash, pin):
+        failures_before = credential.failed_attempts or 0
         credential.failed_attempts = 0
         credential.locked_until = None
         if credentials.needs_rehash(credential.pin_hash):
@@ -218,6 +249,8 @@ def attempt_login(
             number=_current_number(session, person.id) or "",
             language=Language(person.language),
             onboarded=mailbox.onboarded,
+            must_change_pin=bool(credential.pin_must_change),
+            failures_since_last_login=failures_before,
         )
         return LoginResult(LoginOutcome.ACCEPTED, account=account, mailbox_id=mailbox.id)
 
@@ -228,11 +261,16 @@ def attempt_login(
         credential.locked_until = None
         audit.record(session, SYSTEM_ACTOR, "pin.suspended", person.id, failures=failures)
         return LoginResult(LoginOutcome.REFUSED, mailbox_id=mailbox.id, failures=failures, suspended_now=True)
+    alert_now = failures == policy.alert_after_failures
+    if alert_now:
+        audit.record(session, SYSTEM_ACTOR, "pin.alert", person.id, failures=failures)
     minutes = lock_minutes(failures, policy)
     if minutes is not None:
         credential.locked_until = now + timedelta(minutes=minutes)
         audit.record(session, SYSTEM_ACTOR, "pin.locked", person.id, failures=failures, minutes=minutes)
-    return LoginResult(LoginOutcome.REFUSED, mailbox_id=mailbox.id, failures=failures, locked_minutes=minutes)
+    return LoginResult(
+        LoginOutcome.REFUSED, mailbox_id=mailbox.id, failures=failures, locked_minutes=minutes, alert_now=alert_now
+    )
 
 
 def log_in_with_number(
@@ -249,6 +287,98 @@ def log_in_with_number(
     now = now or _utcnow()
     target = find_mailbox_by_typed_number(session, typed_number, digits=digits, region=region, at=now)
     return attempt_login(session, target.beneficiary_id if target else None, pin, policy, now=now)
+
+
+# -- the brake on guessing, for the whole service ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BrakePolicy:
+    window_minutes: int = 10
+    failures_per_caller: int = 10
+    failures_service: int = 100
+
+    @classmethod
+    def from_settings(cls, settings: AccessSettings) -> BrakePolicy:
+        return cls(settings.brake_window_minutes, settings.brake_failures_per_caller, settings.brake_failures_service)
+
+
+@dataclass(frozen=True)
+class Brake:
+    # "caller" (this calling number) or "service" (everybody).
+    scope: str
+    failures: int
+    limit: int
+
+
+def _caller_key(caller_number: str | None) -> str | None:
+    caller_number = (caller_number or "").strip()
+    return caller_number[:32] or None
+
+
+def login_brake(
+    session: Session, caller_number: str | None, policy: BrakePolicy, *, now: datetime | None = None
+) -> Brake | None:
+    """The brake, when the failed logins of the last ``window_minutes`` reached a limit: from this
+    calling number (withheld callers count as one), or from everybody; else None. Failures older
+    than the window are deleted on the way: calling numbers are kept no longer than needed."""
+    now = now or _utcnow()
+    _forget_old_failures(session, policy, now)
+    recent = select(func.count()).select_from(LoginFailure).where(
+        LoginFailure.at > now - timedelta(minutes=policy.window_minutes), LoginFailure.at <= now
+    )
+    key = _caller_key(caller_number)
+    same_caller = LoginFailure.caller_number.is_(None) if key is None else LoginFailure.caller_number == key
+    from_caller = session.scalar(recent.where(same_caller)) or 0
+    if from_caller >= policy.failures_per_caller:
+        return Brake("caller", from_caller, policy.failures_per_caller)
+    from_everybody = session.scalar(recent) or 0
+    if from_everybody >= policy.failures_service:
+        return Brake("service", from_everybody, policy.failures_service)
+    return None
+
+
+def record_login_failure(
+    session: Session, caller_number: str | None, policy: BrakePolicy, *, now: datetime | None = None
+) -> None:
+    """Count a refused login for the brake, and forget the ones older than the window."""
+    now = now or _utcnow()
+    session.add(LoginFailure(at=now, caller_number=_caller_key(caller_number)))
+    _forget_old_failures(session, policy, now)
+
+
+def _forget_old_failures(session: Session, policy: BrakePolicy, now: datetime) -> None:
+    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - timedelta(minutes=policy.window_minutes)))
+
+
+def log_in(
+    session: Session,
+    pin: str,
+    policy: LockPolicy,
+    brake: BrakePolicy,
+    *,
+    caller_number: str | None,
+    beneficiary_id: int | None = None,
+    typed_number: str | None = None,
+    digits: int = 10,
+    region: str = "FR",
+    now: datetime | None = None,
+) -> LoginResult:
+    """A login from a call, in one transaction: first the brake (``BRAKED``: no PIN checked,
+    nothing counted), then the mailbox of the number typed at the access number
+    (``log_in_with_number``) or of ``beneficiary_id`` (``*`` in the greeting); a refusal is kept
+    for the brake."""
+    now = now or _utcnow()
+    braked = login_brake(session, caller_number, brake, now=now)
+    if braked is not None:
+        return LoginResult(LoginOutcome.BRAKED, brake=braked)
+    if typed_number is not None:
+        result = log_in_with_number(session, typed_number, pin, policy, digits, region, now)
+    else:
+        result = attempt_login(session, beneficiary_id, pin, policy, now=now)
+    if result.outcome == LoginOutcome.REFUSED:
+        record_login_failure(session, caller_number, brake, now=now)
+    return result
 
 
 def _current_number(session: Session, beneficiary_id: int) -> str | None:
@@ -280,6 +410,7 @@ def change_pin(session: Session, account: Account, new_pin: str, *, pin_length: 
     credential.failed_attempts = 0
     credential.locked_until = None
     credential.pin_changed_at = now or _utcnow()
+    credential.pin_must_change = False
     audit.record(session, PHONE_ACTOR, "pin.change", account.beneficiary_id)
 
 

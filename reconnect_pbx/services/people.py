@@ -84,6 +84,8 @@ class PersonDetails:
     login_suspended: bool
     created_at: datetime
     closed_at: datetime | None
+    # The PIN is still the one staff handed over: to be changed at the next login.
+    pin_must_change: bool = False
 
     @property
     def lock_state(self) -> str:
@@ -203,6 +205,7 @@ def details(session: Session, person: Beneficiary, now: datetime | None = None) 
         login_suspended=bool(credential and credential.login_suspended),
         created_at=person.created_at,
         closed_at=person.closed_at,
+        pin_must_change=bool(credential and credential.pin_must_change),
     )
 
 
@@ -275,7 +278,8 @@ def close(session: Session, person: Beneficiary, *, actor: str, quarantine_days:
 
 
 def reset_pin(session: Session, person: Beneficiary, *, actor: str, pin_length: int, now: datetime | None = None) -> PinReset:
-    """A new random PIN; clears the failure count, the lock and the login suspension."""
+    """A new random PIN, to be changed at the next login; clears the failure count, the lock and
+    the login suspension."""
     now = now or _utcnow()
     _refuse_if_closed(person, "reset the PIN of")
     assignment = _latest_assignment(session, person)
@@ -295,6 +299,8 @@ def reset_pin(session: Session, person: Beneficiary, *, actor: str, pin_length: 
     credential.locked_until = None
     credential.login_suspended = False
     credential.pin_changed_at = now
+    # Staff know this PIN: the person must choose their own at the next login.
+    credential.pin_must_change = True
     audit.record(session, actor, "pin.reset", person.id, **was)
     return PinReset(person.id, e164, pin)
 

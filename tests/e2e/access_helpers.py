@@ -137,8 +137,11 @@ async def log_in(
 
 
 def onboard(session_factory: sessionmaker[Session], person: Person) -> None:
+    """As if the person had been through the first login: onboarded, with a PIN of their own
+    (the test keeps typing the enrolment PIN, but it is no longer one that must be changed)."""
     with session_factory() as session, session.begin():
         session.execute(update(Mailbox).where(Mailbox.id == person.mailbox_id).values(onboarded=True))
+        session.execute(update(Credential).where(Credential.beneficiary_id == person.id).values(pin_must_change=False))
 
 
 def credential(session_factory: sessionmaker[Session], person: Person) -> Credential:

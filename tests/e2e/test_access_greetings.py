@@ -56,7 +56,7 @@ async def what_a_caller_hears(carrier, observer, person) -> list[str]:
     return heard
 
 
-async def test_the_first_login_records_the_name_offers_a_new_pin_then_opens_the_menu(
+async def test_the_first_login_records_the_name_requires_a_new_pin_then_opens_the_menu(
     running_app, carrier, observer, enrol, session_factory
 ):
     person = enrol()
@@ -67,9 +67,7 @@ async def test_the_first_login_records_the_name_offers_a_new_pin_then_opens_the_
     await call.press(person.pin + "#")
     assert await call.until("beep") == ["first-login-welcome", "record-your-name", "beep"]
     await call.speak(2.0)
-    assert await call.until("change-pin-offer") == ["name-recorded", "change-pin-offer"]
-    await call.press("1")
-    await call.until("enter-new-pin")
+    assert await call.until("enter-new-pin") == ["name-recorded", "pin-change-required", "enter-new-pin"]
     await call.press(new_pin + "#")
     await call.until("reenter-new-pin")
     await call.press(new_pin + "#")
@@ -105,6 +103,25 @@ async def test_hanging_up_during_the_first_login_leaves_it_to_do_at_the_next_one
     await again.press(person.pin + "#")
     assert await again.until("record-your-name") == ["first-login-welcome", "record-your-name"]
     await again.hang_up()
+
+
+async def test_the_first_login_does_not_open_the_menu_with_the_pin_staff_gave(
+    running_app, carrier, observer, enrol, session_factory
+):
+    person = enrol()
+    TYPED.add(person.pin)
+    call = await star_in_greeting(carrier, observer, person)
+    await call.until("enter-pin")
+    await call.press(person.pin + "#")
+    await call.until("beep")
+    await call.speak(2.0)
+    assert await call.until("enter-new-pin") == ["name-recorded", "pin-change-required", "enter-new-pin"]
+    await call.press("*")
+    assert await call.until("goodbye") == ["goodbye"]
+    await call.wait_ended()
+    assert "main-menu" not in call.names
+    assert not onboarded(session_factory, person)
+    assert credential(session_factory, person).pin_must_change
 
 
 async def test_a_personal_greeting_recorded_in_menu_3_is_what_the_next_caller_hears(

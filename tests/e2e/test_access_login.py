@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from reconnect_pbx.models import AuditEvent, Credential
+from reconnect_pbx.pin_policy import generate_pin
 
 import access_helpers
 from access_helpers import (
@@ -158,11 +159,11 @@ async def test_failures_add_up_across_calls_and_lock_the_mailbox_even_for_the_ri
     assert f"mailbox {person.mailbox_id} locked for 2 min after 6 consecutive PIN failures" in log
 
 
-async def test_twenty_failures_suspend_the_pin_login_until_staff_run_pin_reset(
+async def test_a_hundred_failures_suspend_the_pin_login_until_staff_run_pin_reset(
     running_app, carrier, observer, person, session_factory, cli_runner
 ):
     with session_factory() as session, session.begin():
-        session.execute(update(Credential).where(Credential.beneficiary_id == person.id).values(failed_attempts=19))
+        session.execute(update(Credential).where(Credential.beneficiary_id == person.id).values(failed_attempts=99))
     call = await star_in_greeting(carrier, observer, person)
     await call.until("enter-pin")
     await call.press(wrong_pin(person.pin) + "#")
@@ -170,7 +171,7 @@ async def test_twenty_failures_suspend_the_pin_login_until_staff_run_pin_reset(
     await call.wait_ended()
     assert credential(session_factory, person).login_suspended
     assert lock_events(session_factory, person) == ["pin.suspended"]
-    assert f"mailbox {person.mailbox_id}: PIN login suspended after 20 consecutive failures" in running_app.log_text()
+    assert f"mailbox {person.mailbox_id}: PIN login suspended after 100 consecutive failures" in running_app.log_text()
     # The right PIN, a day later for all it matters: still suspended.
     call = await star_in_greeting(carrier, observer, person)
     await call.until("enter-pin")
@@ -182,8 +183,19 @@ async def test_twenty_failures_suspend_the_pin_login_until_staff_run_pin_reset(
     assert reset.exit_code == 0, reset.output
     new_pin = json.loads(reset.stdout)["pin"]
     TYPED.add(new_pin)
-    call = await log_in(carrier, observer, person, pin=new_pin, via="access")
-    assert call.names[-2:] == ["no-messages", "main-menu"]
+    own_pin = generate_pin(6, own_number=person.number)
+    TYPED.add(own_pin)
+    call = await dial_access(carrier, observer)
+    await call.until("enter-personal-number")
+    await call.press(person.national + "#")
+    await call.until("enter-pin")
+    await call.press(new_pin + "#")
+    # The PIN staff gave must be changed before the menu.
+    assert await call.until("enter-new-pin") == ["pin-change-required", "enter-new-pin"]
+    await call.press(own_pin + "#")
+    await call.until("reenter-new-pin")
+    await call.press(own_pin + "#")
+    assert await call.until("main-menu") == ["pin-changed", "no-messages", "main-menu"]
     await call.hang_up()
     after = credential(session_factory, person)
     assert (after.failed_attempts, after.login_suspended) == (0, False)

@@ -14,13 +14,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from reconnect_pbx.config import AccessSettings
 from reconnect_pbx.db import transaction
 from reconnect_pbx.flows.access import weak_pin_prompts
 from reconnect_pbx.models import AuditEvent, Beneficiary, BeneficiaryStatus, Credential
 from reconnect_pbx.services import access, credentials, people
 from reconnect_pbx.services.access import LockPolicy, LoginOutcome
 
-POLICY = LockPolicy(lock_after_failures=5, lock_max_minutes=60, suspend_after_failures=20)
+# The built-in settings: locks from the 5th failure (at most an hour), staff alerted at the 20th,
+# suspension at the 100th.
+POLICY = LockPolicy.from_settings(AccessSettings())
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 
 
@@ -128,7 +131,7 @@ def test_each_further_failure_doubles_the_lock(enrolled, attempt, credential_of,
     assert [a for a, _ in audit_actions(session_factory, person["id"])] == ["pin.locked"] * 8
 
 
-def test_twenty_failures_suspend_the_pin_login_until_staff_reset_it(
+def test_twenty_failures_alert_staff_but_leave_the_person_able_to_log_in_after_the_lock(
     enrolled, attempt, credential_of, session_factory
 ) -> None:
     person = enrolled()
@@ -136,20 +139,90 @@ def test_twenty_failures_suspend_the_pin_login_until_staff_reset_it(
 
     result = attempt(person["id"], wrong(person["pin"]), now)
 
+    assert result.outcome == LoginOutcome.REFUSED and result.alert_now and not result.suspended_now
+    assert result.locked_minutes == 60
+    assert not credential_of(person["id"]).login_suspended
+    actions = audit_actions(session_factory, person["id"])
+    assert actions[-2:] == [("pin.alert", {"failures": 20}), ("pin.locked", {"failures": 20, "minutes": 60})]
+    assert [a for a, _ in actions].count("pin.alert") == 1
+    # The next failure does not alert again.
+    after_lock = now + timedelta(minutes=60, seconds=1)
+    assert not attempt(person["id"], wrong(person["pin"]), after_lock).alert_now
+    # The person, once the hour is over, gets in, and is told how many failures there were.
+    later = after_lock + timedelta(minutes=60, seconds=1)
+    result = attempt(person["id"], person["pin"], later)
+    assert result.outcome == LoginOutcome.ACCEPTED
+    assert result.account.failures_since_last_login == 21
+    assert attempt(person["id"], person["pin"], later).account.failures_since_last_login == 0
+
+
+def test_a_hundred_failures_suspend_the_pin_login_until_staff_reset_it(
+    enrolled, attempt, credential_of, session_factory
+) -> None:
+    person = enrolled()
+    now = fail_until(attempt, person["id"], person["pin"], 99)
+    assert not credential_of(person["id"]).login_suspended
+
+    result = attempt(person["id"], wrong(person["pin"]), now)
+
     assert result.outcome == LoginOutcome.REFUSED and result.suspended_now
     assert credential_of(person["id"]).login_suspended
     actions = audit_actions(session_factory, person["id"])
-    assert actions[-1] == ("pin.suspended", {"failures": 20})
-    assert [a for a, _ in actions].count("pin.locked") == 15
+    assert actions[-1] == ("pin.suspended", {"failures": 100})
+    assert [a for a, _ in actions].count("pin.locked") == 95
+    # Growing delays, capped at an hour: a guesser needs days to get there.
+    assert now - T0 > timedelta(days=3)
     much_later = now + timedelta(days=30)
     assert attempt(person["id"], person["pin"], much_later).outcome == LoginOutcome.SUSPENDED
-    assert credential_of(person["id"]).failed_attempts == 20
+    assert credential_of(person["id"]).failed_attempts == 100
 
     with transaction(session_factory) as session:
         beneficiary = session.get(Beneficiary, person["id"])
         new_pin = people.reset_pin(session, beneficiary, actor="staff", pin_length=6).pin
 
-    assert attempt(person["id"], new_pin, much_later).outcome == LoginOutcome.ACCEPTED
+    after_reset = attempt(person["id"], new_pin, much_later)
+    assert after_reset.outcome == LoginOutcome.ACCEPTED
+    assert after_reset.account.must_change_pin
+
+
+def test_the_pin_handed_over_at_enrolment_must_be_changed_at_the_first_login(
+    enrolled, attempt, session_factory
+) -> None:
+    person = enrolled()
+
+    first = attempt(person["id"], person["pin"])
+    assert first.outcome == LoginOutcome.ACCEPTED and first.account.must_change_pin
+    # Logging in again without changing it: still to be changed.
+    account = attempt(person["id"], person["pin"]).account
+    assert account.must_change_pin
+
+    with transaction(session_factory) as session:
+        access.change_pin(session, account, "386195", pin_length=6)
+
+    assert attempt(person["id"], "386195").account.must_change_pin is False
+
+
+def test_the_pin_handed_over_by_a_pin_reset_must_be_changed_at_the_next_login(
+    enrolled, attempt, session_factory
+) -> None:
+    person = enrolled()
+    with transaction(session_factory) as session:
+        account = access.attempt_login(session, person["id"], person["pin"], POLICY, now=T0).account
+        access.change_pin(session, account, "386195", pin_length=6)
+    assert attempt(person["id"], "386195").account.must_change_pin is False
+
+    with transaction(session_factory) as session:
+        new_pin = people.reset_pin(session, session.get(Beneficiary, person["id"]), actor="staff", pin_length=6).pin
+
+    assert attempt(person["id"], new_pin).account.must_change_pin
+
+
+def test_the_person_is_told_nothing_when_there_was_no_failure(enrolled, attempt) -> None:
+    person = enrolled()
+    assert attempt(person["id"], person["pin"]).account.failures_since_last_login == 0
+    attempt(person["id"], wrong(person["pin"]))
+    attempt(person["id"], wrong(person["pin"]))
+    assert attempt(person["id"], person["pin"]).account.failures_since_last_login == 2
 
 
 def test_a_person_suspended_by_staff_cannot_log_in_and_nothing_is_counted(

@@ -43,6 +43,7 @@ def test_show_prints_fields_a_person_can_read(cli_runner, enrolled, centre) -> N
     assert fields["Number"].strip() == f"{_national(person['number'])} ({person['number']})"
     assert fields["Messages"].strip() == "0 new, 0 saved"
     assert fields["Lock"].strip() == "not locked"
+    assert fields["PIN"].strip() == "as handed over: to be changed at the next login"
 
 
 def test_show_tells_the_lock_state(cli_runner, enrolled, db_session) -> None:

@@ -70,3 +70,51 @@ def _empty(tmp_path: Path) -> Path:
     path = tmp_path / "empty.conf"
     path.write_text("")
     return path
+
+
+def _numeric_settings() -> list[str]:
+    import dataclasses
+    import typing
+
+    from reconnect_pbx.config import Settings
+
+    keys = []
+    for section in dataclasses.fields(Settings):
+        section_type = typing.get_type_hints(Settings)[section.name]
+        hints = typing.get_type_hints(section_type)
+        keys += [f"{section.name}.{f.name}" for f in dataclasses.fields(section_type) if hints[f.name] in (int, float)]
+    return keys
+
+
+def test_every_numeric_setting_has_a_range_and_its_default_is_in_it() -> None:
+    from reconnect_pbx.config import RANGES, Settings, check_ranges
+
+    assert sorted(set(_numeric_settings()) - set(RANGES)) == []
+    assert sorted(set(RANGES) - set(_numeric_settings())) == []
+    check_ranges(Settings())
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"RECONNECT_ACCESS_LOCK_MAX_MINUTES": "0"}, "access.lock_max_minutes = 0 is out of range: it must be from 1 to 1440"),
+        ({"RECONNECT_ACCESS_LOCK_AFTER_FAILURES": "0"}, "access.lock_after_failures = 0 is out of range"),
+        ({"RECONNECT_ACCESS_SUSPEND_AFTER_FAILURES": "1000"}, "access.suspend_after_failures = 1000 is out of range"),
+        ({"RECONNECT_ACCESS_MAX_PIN_ATTEMPTS_PER_CALL": "0"}, "access.max_pin_attempts_per_call = 0"),
+        ({"RECONNECT_ACCESS_BRAKE_FAILURES_SERVICE": "0"}, "access.brake_failures_service = 0"),
+        ({"RECONNECT_ACCESS_ALERT_AFTER_FAILURES": "3"}, "lock_after_failures < access.alert_after_failures"),
+        ({"RECONNECT_ACCESS_BRAKE_FAILURES_PER_CALLER": "500"}, "brake_failures_per_caller must not be above"),
+        ({"RECONNECT_VOICEMAIL_MAILBOX_CAPACITY": "-1"}, "voicemail.mailbox_capacity = -1"),
+        ({"RECONNECT_ARI_REQUEST_TIMEOUT_SECONDS": "0"}, "ari.request_timeout_seconds = 0 is out of range: it must be from 1 to 300"),
+        ({"RECONNECT_NUMBERS_QUARANTINE_DAYS": "0"}, "numbers.quarantine_days = 0"),
+        ({"RECONNECT_VOICEMAIL_PROMPT_SET": "loud"}, "voicemail.prompt_set = 'loud' must be one of std, short"),
+        ({"RECONNECT_CALLBACK_MAX_CALL_SECONDS": "30", "RECONNECT_CALLBACK_WARNING_SECONDS": "60"}, "callback.warning_seconds must be below"),
+    ],
+)
+def test_a_setting_that_would_disable_a_safeguard_is_refused_with_one_line(
+    tmp_path: Path, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(_empty(tmp_path), environ=environ)
+    assert message in str(refused.value)
+    assert "\n" not in str(refused.value)
