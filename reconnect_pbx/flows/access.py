@@ -70,8 +70,12 @@ LOGIN_ANSWER_SECONDS = 0.3
 # Longest PIN or phone number we listen for (a cap, not the expected length).
 MAX_PIN_DIGITS = 16
 MAX_DIALLED_DIGITS = 20
-# How long a caller may pause between two digits of an entry.
-DIGIT_PAUSE_SECONDS = 5.0
+# How long a caller may pause between two digits of an entry (someone reading the PIN off a card,
+# or the number off a leaflet, takes a few seconds per group of digits).
+DIGIT_PAUSE_SECONDS = 8.0
+# What may interrupt a prompt that asks for an entry: a "#" alone means nothing there (it is the end
+# of the previous entry, typed late), so it never cuts the prompt.
+ENTRY_KEYS = "0123456789*"
 # Retries of one dialogue (new PIN, recording the name) before giving up on it.
 DIALOGUE_ATTEMPTS = 3
 
@@ -176,15 +180,21 @@ class AccessCall:
         """One more silent prompt: None while it may be repeated, else the goodbye."""
         self.silences += 1
         if self.silences > 2:
-            return self.goodbye()
+            return self.silence_goodbye()
         return None
+
+    def silence_goodbye(self) -> Step:
+        """The caller stayed silent through the repeats: say that the call ends and that the
+        messages are kept, then goodbye."""
+        log.info("channel %s: no key pressed, the call ends", self.channel.id)
+        return self.goodbye("no-input-goodbye")
 
     # -- login ---------------------------------------------------------------------------------
 
     async def ask_number(self) -> Step:
         wanted = self.settings.access.personal_number_digits
         prompt = "enter-personal-number" if wanted >= 10 else "enter-personal-number-end"
-        await self.say(prompt, interrupt=DTMF_KEYS)
+        await self.say(prompt, interrupt=ENTRY_KEYS)
         typed = await self.digits(wanted)
         if typed is None or typed == CANCELLED:
             return self._silence() or self.ask_number
@@ -193,8 +203,9 @@ class AccessCall:
         return self.ask_pin
 
     async def ask_pin(self) -> Step:
-        await self.say("enter-pin", interrupt=DTMF_KEYS)
-        pin = await self.digits(MAX_PIN_DIGITS)
+        await self.say("enter-pin", interrupt=ENTRY_KEYS)
+        # Every PIN has ``pin.length`` digits (pin_policy): the entry ends there, no "#" needed.
+        pin = await self.digits(self.settings.pin.length)
         if pin is None or pin == CANCELLED:
             return self._silence() or self.ask_pin
         self.silences = 0
@@ -222,7 +233,7 @@ class AccessCall:
             self.account = result.account
             self.language = Language(result.account.language).value
             log.info("channel %s: logged in to mailbox %s", self.channel.id, self.account.mailbox_id)
-            return self.main_menu if self.account.onboarded else self.first_login
+            return self.after_login if self.account.onboarded else self.first_login
         if outcome == access.LoginOutcome.LOCKED:
             log.info("channel %s: login refused, the mailbox is locked", self.channel.id)
             return self.goodbye("login-locked")
@@ -284,6 +295,15 @@ class AccessCall:
 
     # -- main menu -----------------------------------------------------------------------------
 
+    async def after_login(self) -> Step:
+        """The counts in one sentence, then the first new message at once (flows/listening.py);
+        with no new message, the counts and the menu."""
+        counts = await self.ctx.db(access.message_counts, self.account.mailbox_id)
+        if counts.new == 0:
+            return self._menu(self.counts_media(counts))
+        await self.channel.play(self.counts_media(counts), interrupt=DTMF_KEYS)
+        return Listening(self).start_straight
+
     async def main_menu(self) -> Step:
         """The message counts, then the menu."""
         counts = await self.ctx.db(access.message_counts, self.account.mailbox_id)
@@ -296,7 +316,9 @@ class AccessCall:
     def _menu(self, before: list[str]) -> Step:
         async def menu() -> Step:
             key = await self.menu_choice(self.media("main-menu"), "12345*#", intro=before)
-            if key is None or key == "#":
+            if key is None:
+                return self.silence_goodbye()
+            if key == "#":
                 return self.goodbye()
             if key == "1":
                 return Listening(self).start
