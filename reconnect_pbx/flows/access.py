@@ -28,7 +28,7 @@ After the login, in the person's language: the guided first login if the mailbox
     "you have N new messages and M saved messages"
     1 listen (flows/listening.py)        2 make a call (number, # to end, * to cancel)
     3 greetings (flows/greetings.py)      4 change PIN        5 French/English
-    * help, then the menu again           # goodbye
+    * help, then the menu again           # goodbye, once confirmed by a second #
 
 Ten seconds of silence (``voicemail.input_timeout_seconds``) repeat a menu, twice, then goodbye;
 an invalid key plays ``invalid-key`` and the menu again. Messages deleted during the call stay
@@ -319,7 +319,7 @@ class AccessCall:
             if key is None:
                 return self.silence_goodbye()
             if key == "#":
-                return self.goodbye()
+                return self.confirm_quit
             if key == "1":
                 return Listening(self).start
             if key == "2":
@@ -334,6 +334,15 @@ class AccessCall:
             return self.menu
 
         return menu
+
+    async def confirm_quit(self) -> Step:
+        """"#" in the main menu: a second "#" hangs up; any other key, or silence, goes back to
+        the menu (a key pressed by mistake never ends the call)."""
+        await self.say("confirm-quit", interrupt=DTMF_KEYS)
+        key = await self.channel.get_key(self.timeout)
+        if key == "#":
+            return self.goodbye()
+        return self.menu
 
     def counts_media(self, counts: access.MessageCounts) -> list[str]:
         if counts.new == 0 and counts.saved == 0:
@@ -353,7 +362,10 @@ class AccessCall:
     async def make_call(self) -> Step:
         await self.say("enter-number-to-call", interrupt=DTMF_KEYS)
         destination = await self.digits(MAX_DIALLED_DIGITS)
-        if destination is None or destination == CANCELLED:
+        if destination == CANCELLED:
+            await self.say("entry-cancelled", interrupt=DTMF_KEYS)
+            return self.menu
+        if destination is None:
             return self.menu
         await self.call_out(destination, is_callback=False)
         return self.menu

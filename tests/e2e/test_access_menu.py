@@ -32,7 +32,7 @@ def quick_timeout(running_app):
         yield app
 
 
-async def test_the_menu_says_the_counts_then_star_helps_an_invalid_key_says_so_and_hash_says_goodbye(
+async def test_the_menu_says_the_counts_then_star_helps_an_invalid_key_says_so_and_hash_twice_says_goodbye(
     running_app, carrier, observer, person, session_factory
 ):
     for _ in range(2):
@@ -50,6 +50,12 @@ async def test_the_menu_says_the_counts_then_star_helps_an_invalid_key_says_so_a
     assert await call.until("main-menu") == ["help", "main-menu"]
     await call.press("7")
     assert await call.until("main-menu") == ["invalid-key", "main-menu"]
+    await call.press("#")
+    assert await call.until("confirm-quit") == ["confirm-quit"]
+    await call.press("1")  # not a second "#": back to the menu
+    assert await call.until("main-menu") == ["main-menu"]
+    await call.press("#")
+    await call.until("confirm-quit")
     await call.press("#")
     assert await call.until("goodbye") == ["goodbye"]
     await call.wait_ended()
@@ -76,7 +82,7 @@ async def test_2_calls_the_typed_number_and_star_cancels_it(running_app, carrier
     await call.press("2")
     await call.until("enter-number-to-call")
     await call.press("014*")
-    assert await call.until("main-menu") == ["main-menu"]
+    assert await call.until("main-menu") == ["entry-cancelled", "main-menu"]
 
     since = carrier.mark()
     await call.press("2")
