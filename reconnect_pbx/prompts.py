@@ -170,11 +170,15 @@ _SENTENCES: dict[str, Prompt] = {
         "For your greeting, press 3. To change your PIN, press 4. "
         "To change language, press 5. For help, press star. To leave, press hash.",
     ),
+    # The key map, the same everywhere (flows/access.py): 0 the main menu, * back, repeat or
+    # cancel, # confirm, skip or forward.
     "help": Prompt(
         "Ce service vous donne un numéro de téléphone personnel, avec une messagerie vocale et des "
-        "appels gratuits. Dans les autres menus, la touche zéro vous ramène au menu principal.",
+        "appels gratuits. Partout, la touche zéro vous ramène au menu principal. La touche étoile "
+        "revient en arrière, répète ou annule. La touche dièse valide ou passe à la suite.",
         "This service gives you a personal phone number, with free voicemail and free calls. "
-        "In the other menus, the zero key takes you back to the main menu.",
+        "Everywhere, the zero key takes you back to the main menu. The star key goes back, repeats "
+        "or cancels. The hash key confirms or skips ahead.",
     ),
     "invalid-key": Prompt(
         "Ce choix n'est pas valide. Veuillez réessayer.",

@@ -9,6 +9,11 @@ Two ways in:
 
 The caller ID is never looked at: calling from one's own number still asks for the PIN.
 
+One key map for the whole service (said in ``help``, printed on the leaflet): ``0`` the main menu
+(in the main menu: the menu again), ``*`` back, repeat or cancel (help and the menu again, the
+menu again, 5 s back in a message, cancel an entry, announced), ``#`` confirm, skip or forward
+(end of an entry, next message, 5 s on in a message, leave the main menu once confirmed).
+
 Login (the lock rules are in ``services/access.py``):
 
 - At the access number, the prompts before the login are in French (the service's language):
@@ -315,7 +320,7 @@ class AccessCall:
 
     def _menu(self, before: list[str]) -> Step:
         async def menu() -> Step:
-            key = await self.menu_choice(self.media("main-menu"), "12345*#", intro=before)
+            key = await self.menu_choice(self.media("main-menu"), "012345*#", intro=before)
             if key is None:
                 return self.silence_goodbye()
             if key == "#":
@@ -330,6 +335,8 @@ class AccessCall:
                 return self.change_pin
             if key == "5":
                 return self.change_language
+            if key == "0":
+                return self.menu
             await self.say("help", interrupt=DTMF_KEYS)
             return self.menu
 

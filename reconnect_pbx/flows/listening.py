@@ -15,7 +15,8 @@ Keys, during the envelope, during the message and after it:
     1 replay          2 call back           3 delete / restore
     4 previous        5 full envelope       6 next
     9 save            0 back to the main menu
-    * back 5 s, # forward 5 s (during the message only)
+    * back 5 s, # forward 5 s (during the message)
+    * the message menu again, # the next message (after the message)
 
 A message heard to the end becomes saved, with ``heard_at`` (Asterisk ignores a ``#`` that would
 skip past the end, so the end is always heard).
@@ -123,9 +124,13 @@ class Listening:
         return self.message_menu
 
     async def message_menu(self) -> Step:
-        key = await self.call.menu_choice(self.call.media("message-menu"), ACTION_KEYS)
+        key = await self.call.menu_choice(self.call.media("message-menu"), ACTION_KEYS + "*#")
         if key is None:
             return self.call.silence_goodbye()
+        if key == "*":
+            return self.message_menu
+        if key == "#":
+            return self.next
         return self.act(key)
 
     async def on_key(self) -> Step:

@@ -89,6 +89,9 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
             "Après votre code, vos nouveaux messages sont lus tout de suite, puis vient le menu principal. "
             "Pas besoin de # après le numéro ni après le code."
         ),
+        "leaflet.keys.always": (
+            "Partout : 0 menu principal, * revenir en arrière, répéter ou annuler, # valider ou passer."
+        ),
         "leaflet.keys.message": (
             "Pendant un message : 1 réécouter, 2 rappeler, 3 effacer (encore 3 : récupérer), "
             "4 précédent, 5 date et numéro, 6 suivant, 9 garder, 0 menu principal ; "
@@ -137,6 +140,9 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "leaflet.keys.start": (
             "After your code, your new messages are played at once, then comes the main menu. "
             "No # needed after the number or the code."
+        ),
+        "leaflet.keys.always": (
+            "Everywhere: 0 main menu, * go back, repeat or cancel, # confirm or skip."
         ),
         "leaflet.keys.message": (
             "During a message: 1 replay, 2 call back, 3 delete (3 again: restore), 4 previous, "
@@ -387,11 +393,14 @@ def render_leaflet(details: PrintedDetails) -> bytes:
             details.text("leaflet.call.free", minutes=details.monthly_minutes),
         ),
         section("leaflet.pin.title", details.text("leaflet.pin.body"), details.text("leaflet.pin.secret")),
-        section(
-            "leaflet.keys.title",
-            details.text("leaflet.keys.start"),
-            details.text("leaflet.keys.message"),
-            details.text("leaflet.keys.menu"),
+        KeepTogether(
+            [
+                para(details.text("leaflet.keys.title"), "heading"),
+                *(
+                    para(details.text(key), "keys")
+                    for key in ("leaflet.keys.start", "leaflet.keys.always", "leaflet.keys.message", "leaflet.keys.menu")
+                ),
+            ]
         ),
         section("leaflet.help.title", details.text("leaflet.help.body", centre=details.centre_name)),
     ]
@@ -407,4 +416,6 @@ def _leaflet_styles() -> dict[str, ParagraphStyle]:
         "number": ParagraphStyle("number", fontName=_BOLD, fontSize=34, leading=40, spaceBefore=3 * mm, spaceAfter=5 * mm),
         "heading": ParagraphStyle("heading", fontName=_BOLD, fontSize=14, leading=18, spaceBefore=5 * mm, spaceAfter=1.5 * mm),
         "body": ParagraphStyle("body", fontName=_FONT, fontSize=12, leading=16, spaceAfter=1.5 * mm),
+        # The key map: a reminder to keep by the phone, smaller so that the page stays one page.
+        "keys": ParagraphStyle("keys", fontName=_FONT, fontSize=10.5, leading=13.5, spaceAfter=1 * mm),
     }
