@@ -27,15 +27,21 @@ Login (the lock rules are in ``services/access.py``):
   learns why they cannot get in instead of spending attempts towards the suspension. The failure
   that starts a lock plays ``login-incorrect`` and then ``login-locked``.
 
+Entries end by themselves at their length (the personal number, the PIN: ``pin.length``); a "#"
+typed after them is taken as their end (``CallChannel.absorb_terminator``), and a caller may pause
+``DIGIT_PAUSE_SECONDS`` between two digits.
+
 After the login, in the person's language: the guided first login if the mailbox is not onboarded
-(record your name, optionally change the PIN), then the main menu:
+(record your name, optionally change the PIN); with new messages, the counts in one sentence and
+the new messages at once (``Listening.start_straight``), then the main menu:
 
     "you have N new messages and M saved messages"
     1 listen (flows/listening.py)        2 make a call (number, # to end, * to cancel)
     3 greetings (flows/greetings.py)      4 change PIN        5 French/English
     * help, then the menu again           # goodbye, once confirmed by a second #
 
-Ten seconds of silence (``voicemail.input_timeout_seconds``) repeat a menu, twice, then goodbye;
+Ten seconds of silence (``voicemail.input_timeout_seconds``) repeat a menu, twice, then
+``no-input-goodbye`` (the call ends, the messages are kept) and goodbye;
 an invalid key plays ``invalid-key`` and the menu again. Messages deleted during the call stay
 restorable until it ends; then their audio is erased, in a ``finally`` that also runs on hang-up.
 Neither the PIN nor any digit typed is ever logged.
