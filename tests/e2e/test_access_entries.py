@@ -81,7 +81,7 @@ async def test_the_pin_prompt_is_heard_whole_after_a_ten_digit_number_followed_b
     await call.until("main-menu", timeout=30)
     await call.press("*")
     assert await call.until("help", timeout=30) == ["help"]
-    assert "goodbye" not in call.names
+    assert "confirm-quit" not in call.names
     await call.hang_up()
 
 
@@ -102,7 +102,7 @@ async def test_a_hash_after_a_complete_pin_does_not_quit_the_main_menu(running_a
     await call.until("main-menu")
     await call.press("*")
     assert await call.until("main-menu") == ["help", "main-menu"]
-    assert "goodbye" not in call.names
+    assert "confirm-quit" not in call.names
     await call.hang_up()
 
 
