@@ -96,18 +96,34 @@ _SENTENCES: dict[str, Prompt] = {
         "The person you are calling is unavailable. Please leave a message after the tone.",
     ),
     "goodbye": Prompt("Au revoir.", "Goodbye!"),  # (A)
+    # Said when "*" cancels an entry (a number to call): the caller knows nothing was done.
+    "entry-cancelled": Prompt("Annulé.", "Cancelled."),
+    # "#" in the main menu: quitting is confirmed, a key pressed by mistake does not hang up.
+    "confirm-quit": Prompt(
+        "Pour raccrocher, appuyez encore sur dièse. Sinon, appuyez sur une autre touche.",
+        "To hang up, press hash again. Otherwise, press any other key.",
+    ),
+    # Before a silence ends a call (no key through a prompt and its repeats).
+    "no-input-goodbye": Prompt(
+        "Nous n'avons pas entendu de touche, l'appel va se terminer. "
+        "Vos messages sont gardés : rappelez quand vous voulez.",
+        "We did not hear a key, so the call will end now. "
+        "Your messages are kept: call again whenever you like.",
+    ),
     # Login and first use.
+    # Number and PIN entries end by themselves at their length: no "#" asked for (one typed anyway
+    # is taken as the end of the entry, flows/menus.py).
     "enter-personal-number": Prompt(
-        "Veuillez composer votre numéro personnel, suivi de la touche dièse.",
-        "Please enter your personal number, followed by the hash key.",
+        "Veuillez composer votre numéro personnel.",
+        "Please enter your personal number.",
     ),
     "enter-personal-number-end": Prompt(
-        "Veuillez composer les derniers chiffres de votre numéro personnel, suivis de la touche dièse.",
-        "Please enter the last digits of your personal number, followed by the hash key.",
+        "Veuillez composer les derniers chiffres de votre numéro personnel.",
+        "Please enter the last digits of your personal number.",
     ),
     "enter-pin": Prompt(
-        "Veuillez composer votre code secret, suivi de la touche dièse.",
-        "Please enter your PIN, followed by the hash key.",
+        "Veuillez composer votre code secret.",
+        "Please enter your PIN.",
     ),
     "login-incorrect": Prompt(
         "Le numéro ou le code secret est incorrect.",
@@ -172,11 +188,15 @@ _SENTENCES: dict[str, Prompt] = {
         "For your greeting, press 3. To change your PIN, press 4. "
         "To change language, press 5. For help, press star. To leave, press hash.",
     ),
+    # The key map, the same everywhere (flows/access.py): 0 the main menu, * back, repeat or
+    # cancel, # confirm, skip or forward.
     "help": Prompt(
         "Ce service vous donne un numéro de téléphone personnel, avec une messagerie vocale et des "
-        "appels gratuits. Dans les autres menus, la touche zéro vous ramène au menu principal.",
+        "appels gratuits. Partout, la touche zéro vous ramène au menu principal. La touche étoile "
+        "revient en arrière, répète ou annule. La touche dièse valide ou passe à la suite.",
         "This service gives you a personal phone number, with free voicemail and free calls. "
-        "In the other menus, the zero key takes you back to the main menu.",
+        "Everywhere, the zero key takes you back to the main menu. The star key goes back, repeats "
+        "or cancels. The hash key confirms or skips ahead.",
     ),
     "invalid-key": Prompt(
         "Ce choix n'est pas valide. Veuillez réessayer.",
@@ -639,6 +659,41 @@ def envelope_media(
         result.append(media("today", language, prompt_set))
     elif local.date() == today - dt.timedelta(days=1):
         result.append(media("yesterday", language, prompt_set))
+    else:
+        result += date_media(local.date(), language, prompt_set)
+    result.append(media("at", language, prompt_set))
+    result += time_media(local.hour, local.minute, language, prompt_set)
+    if caller:
+        result += [media("from", language, prompt_set), *digits_media(caller, language, prompt_set)]
+    else:
+        result.append(media("unknown-caller", language, prompt_set))
+    return result
+
+
+def short_envelope_media(
+    received_at: dt.datetime,
+    caller: str | None,
+    language: str,
+    prompt_set: str = DEFAULT_PROMPT_SET,
+    *,
+    now: dt.datetime | None = None,
+    timezone: str = LOCAL_TIMEZONE,
+) -> list[str]:
+    """What is said before a message played straight after the login: "reçu mardi à 14 h 30, du
+    0 6 1 2 ..." — no message number, the weekday alone within the last week ("aujourd'hui",
+    "hier" for the last two days), the full date only for older messages. ``envelope_media`` is
+    the full form (key 5)."""
+    zone = ZoneInfo(timezone)
+    local = _local(received_at, zone)
+    today = _local(now or dt.datetime.now(dt.UTC), zone).date()
+    result = [media("received", language, prompt_set)]
+    age = (today - local.date()).days
+    if age == 0:
+        result.append(media("today", language, prompt_set))
+    elif age == 1:
+        result.append(media("yesterday", language, prompt_set))
+    elif 1 < age < 7:
+        result.append(media(f"day-{_WEEKDAYS[local.weekday()]}", language, prompt_set))
     else:
         result += date_media(local.date(), language, prompt_set)
     result.append(media("at", language, prompt_set))

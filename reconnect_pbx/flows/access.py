@@ -9,6 +9,11 @@ Two ways in:
 
 The caller ID is never looked at: calling from one's own number still asks for the PIN.
 
+One key map for the whole service (said in ``help``, printed on the leaflet): ``0`` the main menu
+(in the main menu: the menu again), ``*`` back, repeat or cancel (help and the menu again, the
+menu again, 5 s back in a message, cancel an entry, announced), ``#`` confirm, skip or forward
+(end of an entry, next message, 5 s on in a message, leave the main menu once confirmed).
+
 Login (the lock rules are in ``services/access.py``):
 
 - At the access number, the prompts before the login are in French (the service's language):
@@ -26,18 +31,24 @@ Login (the lock rules are in ``services/access.py``):
   any PIN check; a warning and ``reconnect_login_braked_total``. The failure that reaches
   ``access.alert_after_failures`` logs a warning and counts ``reconnect_login_alerts_total``.
 
+Entries end by themselves at their length (the personal number, the PIN: ``pin.length``); a "#"
+typed after them is taken as their end (``CallChannel.absorb_terminator``), and a caller may pause
+``DIGIT_PAUSE_SECONDS`` between two digits.
+
 After the login, in the person's language: how many wrong PINs were typed since the last login,
 if any (``failed-logins-since`` N ``failed-logins-advice``); the guided first login if the mailbox
 is not onboarded (record your name, then choose a new PIN); a new PIN, required, while the PIN is
 the one staff handed over (``enrol``, ``pin reset``): no menu until it is changed, and a call that
-does not change it ends; then the main menu:
+does not change it ends; then, with new messages, the counts in one sentence and the new messages
+at once (``Listening.start_straight``), and the main menu:
 
     "you have N new messages and M saved messages"
     1 listen (flows/listening.py)        2 make a call (number, # to end, * to cancel)
     3 greetings (flows/greetings.py)      4 change PIN        5 French/English
-    * help, then the menu again           # goodbye
+    * help, then the menu again           # goodbye, once confirmed by a second #
 
-Ten seconds of silence (``voicemail.input_timeout_seconds``) repeat a menu, twice, then goodbye;
+Ten seconds of silence (``voicemail.input_timeout_seconds``) repeat a menu, twice, then
+``no-input-goodbye`` (the call ends, the messages are kept) and goodbye;
 an invalid key plays ``invalid-key`` and the menu again. Messages deleted during the call stay
 restorable until it ends; then their audio is erased, in a ``finally`` that also runs on hang-up.
 Neither the PIN nor any digit typed is ever logged.
@@ -71,8 +82,12 @@ LOGIN_ANSWER_SECONDS = 0.3
 # Longest PIN or phone number we listen for (a cap, not the expected length).
 MAX_PIN_DIGITS = 16
 MAX_DIALLED_DIGITS = 20
-# How long a caller may pause between two digits of an entry.
-DIGIT_PAUSE_SECONDS = 5.0
+# How long a caller may pause between two digits of an entry (someone reading the PIN off a card,
+# or the number off a leaflet, takes a few seconds per group of digits).
+DIGIT_PAUSE_SECONDS = 8.0
+# What may interrupt a prompt that asks for an entry: a "#" alone means nothing there (it is the end
+# of the previous entry, typed late), so it never cuts the prompt.
+ENTRY_KEYS = "0123456789*"
 # Retries of one dialogue (new PIN, recording the name) before giving up on it.
 DIALOGUE_ATTEMPTS = 3
 
@@ -111,8 +126,14 @@ class AccessCall(MailboxCall):
         """One more silent prompt: None while it may be repeated, else the goodbye."""
         self.silences += 1
         if self.silences > 2:
-            return self.goodbye()
+            return self.silence_goodbye()
         return None
+
+    def silence_goodbye(self) -> Step:
+        """The caller stayed silent through the repeats: say that the call ends and that the
+        messages are kept, then goodbye."""
+        log.info("channel %s: no key pressed, the call ends", self.channel.id)
+        return self.goodbye("no-input-goodbye")
 
     # -- login ---------------------------------------------------------------------------------
 
@@ -139,7 +160,7 @@ class AccessCall(MailboxCall):
     async def ask_number(self) -> Step:
         wanted = self.settings.access.personal_number_digits
         prompt = "enter-personal-number" if wanted >= 10 else "enter-personal-number-end"
-        await self.say(prompt, interrupt=DTMF_KEYS)
+        await self.say(prompt, interrupt=ENTRY_KEYS)
         typed = await self.digits(wanted)
         if typed is None or typed == CANCELLED:
             return self._silence() or self.ask_number
@@ -148,8 +169,9 @@ class AccessCall(MailboxCall):
         return self.ask_pin
 
     async def ask_pin(self) -> Step:
-        await self.say("enter-pin", interrupt=DTMF_KEYS)
-        pin = await self.digits(MAX_PIN_DIGITS)
+        await self.say("enter-pin", interrupt=ENTRY_KEYS)
+        # Every PIN has ``pin.length`` digits (pin_policy): the entry ends there, no "#" needed.
+        pin = await self.digits(self.settings.pin.length)
         if pin is None or pin == CANCELLED:
             return self._silence() or self.ask_pin
         self.silences = 0
@@ -239,7 +261,7 @@ class AccessCall(MailboxCall):
             return self.first_login
         if self.account.must_change_pin and not await self.require_new_pin():
             return self.goodbye()
-        return self.main_menu
+        return self.straight_to_messages
 
     async def say_failures(self, failures: int) -> None:
         """How many wrong PINs were typed since the last login (a stranger may be guessing)."""
@@ -288,6 +310,15 @@ class AccessCall(MailboxCall):
 
     # -- main menu -----------------------------------------------------------------------------
 
+    async def straight_to_messages(self) -> Step:
+        """The counts in one sentence, then the first new message at once (flows/listening.py);
+        with no new message, the counts and the menu."""
+        counts = await self.ctx.db(access.message_counts, self.account.mailbox_id)
+        if counts.new == 0:
+            return self._menu(self.counts_media(counts))
+        await self.channel.play(self.counts_media(counts), interrupt=DTMF_KEYS)
+        return Listening(self).start_straight
+
     async def main_menu(self) -> Step:
         """The message counts, then the menu."""
         counts = await self.ctx.db(access.message_counts, self.account.mailbox_id)
@@ -299,9 +330,11 @@ class AccessCall(MailboxCall):
 
     def _menu(self, before: list[str]) -> Step:
         async def menu() -> Step:
-            key = await self.menu_choice(self.media("main-menu"), "12345*#", intro=before)
-            if key is None or key == "#":
-                return self.goodbye()
+            key = await self.menu_choice(self.media("main-menu"), "012345*#", intro=before)
+            if key is None:
+                return self.silence_goodbye()
+            if key == "#":
+                return self.confirm_quit
             if key == "1":
                 return Listening(self).start
             if key == "2":
@@ -312,10 +345,21 @@ class AccessCall(MailboxCall):
                 return self.change_pin
             if key == "5":
                 return self.change_language
+            if key == "0":
+                return self.menu
             await self.say("help", interrupt=DTMF_KEYS)
             return self.menu
 
         return menu
+
+    async def confirm_quit(self) -> Step:
+        """"#" in the main menu: a second "#" hangs up; any other key, or silence, goes back to
+        the menu (a key pressed by mistake never ends the call)."""
+        await self.say("confirm-quit", interrupt=DTMF_KEYS)
+        key = await self.channel.get_key(self.timeout)
+        if key == "#":
+            return self.goodbye()
+        return self.menu
 
     def counts_media(self, counts: access.MessageCounts) -> list[str]:
         if counts.new == 0 and counts.saved == 0:
@@ -335,7 +379,10 @@ class AccessCall(MailboxCall):
     async def make_call(self) -> Step:
         await self.say("enter-number-to-call", interrupt=DTMF_KEYS)
         destination = await self.digits(MAX_DIALLED_DIGITS)
-        if destination is None or destination == CANCELLED:
+        if destination == CANCELLED:
+            await self.say("entry-cancelled", interrupt=DTMF_KEYS)
+            return self.menu
+        if destination is None:
             return self.menu
         await self.call_out(destination, is_callback=False)
         return self.menu

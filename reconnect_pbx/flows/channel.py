@@ -32,6 +32,9 @@ DTMF_KEYS = "0123456789*#"
 # Channels we create ourselves (outbound legs) enter Stasis with this first argument: the flow that
 # created them drives them, the router (stasis.py) leaves them alone.
 OWNED_CHANNEL_ARG = "owned"
+# After an entry that ended by itself at its length, a "#" typed this soon after is the end of that
+# entry (people type it out of habit, or because a prompt said so), not a key for what comes next.
+TERMINATOR_GRACE_SECONDS = 3.0
 
 
 class CallerHungUp(Exception):
@@ -58,6 +61,8 @@ class CallChannel:
         self._key_arrived = asyncio.Event()
         self._gone = asyncio.Event()
         self._last_key_ended_recording = False
+        # Until when a "#" ends the entry that just completed (``absorb_terminator``).
+        self._absorb_until: float | None = None
         self._unsubscribe = client.events.subscribe(self.id, self._on_event)
 
     # -- events --------------------------------------------------------------------------------
@@ -66,7 +71,11 @@ class CallChannel:
         if event.channel_id != self.id:
             return  # e.g. the peer of a Dial event, or the other half of a Local channel
         if event.type == "ChannelDtmfReceived":
-            self._keys.append(str(event.get("digit", "")))
+            digit = str(event.get("digit", ""))
+            if self._absorbs(digit):
+                log.debug("channel %s: the # after a complete entry is taken as its end", self.id)
+                return
+            self._keys.append(digit)
             self._key_arrived.set()
         elif event.type in HANGUP_EVENTS:
             self._gone.set()
@@ -107,6 +116,22 @@ class CallChannel:
             self.client.continue_in_dialplan(self.id, context=context, extension=extension, priority=str(priority))
         )
         self._gone.set()
+
+    def absorb_terminator(self) -> None:
+        """An entry just ended at its length: the "#" that may follow it ends that entry, so it is
+        dropped (already typed, or typed within ``TERMINATOR_GRACE_SECONDS``) instead of cutting
+        the next prompt or choosing in the next menu. Any other key cancels this."""
+        if self._keys:
+            if self._keys[0] == "#":
+                self._keys.popleft()
+                if not self._keys:
+                    self._key_arrived.clear()
+            return
+        self._absorb_until = asyncio.get_running_loop().time() + TERMINATOR_GRACE_SECONDS
+
+    def _absorbs(self, digit: str) -> bool:
+        until, self._absorb_until = self._absorb_until, None
+        return digit == "#" and until is not None and asyncio.get_running_loop().time() <= until
 
     def clear_keys(self) -> None:
         self._keys.clear()

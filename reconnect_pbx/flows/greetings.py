@@ -69,7 +69,7 @@ class GreetingsMenu:
     async def menu(self) -> Step:
         key = await self.call.menu_choice(self.call.media("greetings-menu"), "1234*0")
         if key is None:
-            return self.call.goodbye()
+            return self.call.silence_goodbye()
         return {
             "1": self.record_personal,
             "2": self.listen,

@@ -1,15 +1,22 @@
-"""Listening to one's messages (key 1 of the main menu).
+"""Listening to one's messages: straight after the login when there are new ones, and key 1 of
+the main menu.
 
-New messages first, then saved ones, the oldest first in each. Before each message its envelope:
-"message 1, received Tuesday 24 November at 14:05, from 01 42 68 53 00" (or "from an unknown
-caller"), in the person's language and in Europe/Paris time.
+Straight after the login (``Listening.straight``), as mobile voicemail does: the new messages one
+after the other, each after a short envelope ("received Tuesday at 14:30, from 06 12 ..."), then
+the main menu after the last one. The first key pressed turns this into the guided listening below.
+
+Key 1 of the main menu: new messages first, then saved ones, the oldest first in each. Before each
+message its envelope: "message 1, received Tuesday 24 November at 14:05, from 01 42 68 53 00" (or
+"from an unknown caller"), in the person's language and in Europe/Paris time; after each, the
+message menu.
 
 Keys, during the envelope, during the message and after it:
 
     1 replay          2 call back           3 delete / restore
-    4 previous        6 next                9 save
-    0 back to the main menu
-    * back 5 s, # forward 5 s (during the message only)
+    4 previous        5 full envelope       6 next
+    9 save            0 back to the main menu
+    * back 5 s, # forward 5 s (during the message)
+    * the message menu again, # the next message (after the message)
 
 A message heard to the end becomes saved, with ``heard_at`` (Asterisk ignores a ``#`` that would
 skip past the end, so the end is always heard).
@@ -30,7 +37,7 @@ from .mailbox_call import MailboxCall, Step
 
 log = logging.getLogger(__name__)
 
-ACTION_KEYS = "1234690"
+ACTION_KEYS = "12345690"
 SKIP_MS = 5000
 PLAYBACK_CONTROLS = {"*": "reverse", "#": "forward"}
 
@@ -40,6 +47,8 @@ class Listening:
     call: MailboxCall
     messages: list[access.MessageInfo] = field(default_factory=list)
     index: int = 0
+    # Straight after the login: short envelopes, one new message after the other, then the menu.
+    straight: bool = False
 
     @property
     def current(self) -> access.MessageInfo:
@@ -53,19 +62,43 @@ class Listening:
             return self.call.menu
         return self.envelope
 
+    async def start_straight(self) -> Step:
+        """After the login, the counts said: the first new message at once."""
+        self.messages = await self.call.ctx.db(access.messages_to_hear, self.call.account.mailbox_id)
+        self.straight = True
+        log.info("channel %s: playing the new messages, %d message(s) in all", self.call.channel.id, len(self.messages))
+        if not self.messages or self.messages[0].state != MessageState.NEW:
+            return self.call.menu
+        return self.envelope
+
     async def envelope(self) -> Step:
         message = self.current
-        media = prompts.envelope_media(
+        if self.straight:
+            media = prompts.short_envelope_media(
+                message.received_at, message.caller_number, self.call.language, self.call.prompt_set
+            )
+        else:
+            media = self.full_envelope_media()
+        key = await self.call.channel.play(media, interrupt=ACTION_KEYS)
+        if key is not None:
+            return self.on_key
+        return self.play_message
+
+    def full_envelope_media(self) -> list[str]:
+        message = self.current
+        return prompts.envelope_media(
             self.index + 1,
             message.received_at,
             message.caller_number,
             self.call.language,
             self.call.prompt_set,
         )
-        key = await self.call.channel.play(media, interrupt=ACTION_KEYS)
+
+    async def full_envelope(self) -> Step:
+        key = await self.call.channel.play(self.full_envelope_media(), interrupt=ACTION_KEYS)
         if key is not None:
             return self.on_key
-        return self.play_message
+        return self.message_menu
 
     async def play_message(self) -> Step:
         message = self.current
@@ -79,15 +112,26 @@ class Listening:
             return self.on_key
         if message.id not in self.call.deleted:
             await self.call.ctx.db(access.mark_heard, self.call.account.mailbox_id, message.id)
+        if self.straight:
+            following = self.index + 1
+            if following < len(self.messages) and self.messages[following].state == MessageState.NEW:
+                self.index = following
+                return self.envelope
+            return self.call.menu
         return self.message_menu
 
     async def message_menu(self) -> Step:
-        key = await self.call.menu_choice(self.call.media("message-menu"), ACTION_KEYS)
+        key = await self.call.menu_choice(self.call.media("message-menu"), ACTION_KEYS + "*#")
         if key is None:
-            return self.call.goodbye()
+            return self.call.silence_goodbye()
+        if key == "*":
+            return self.message_menu
+        if key == "#":
+            return self.next
         return self.act(key)
 
     async def on_key(self) -> Step:
+        self.straight = False
         key = await self.call.channel.get_key(0)
         if key is None:
             return self.message_menu
@@ -99,6 +143,7 @@ class Listening:
             "2": self.call_back,
             "3": self.delete_or_restore,
             "4": self.previous,
+            "5": self.full_envelope,
             "6": self.next,
             "9": self.save,
             "0": self.call.main_menu,

@@ -51,7 +51,7 @@ async def collect_digits(
     *,
     max_digits: int,
     first_timeout: float,
-    next_timeout: float = 5.0,
+    next_timeout: float = 8.0,
     terminator: str = "#",
     cancel: str = "*",
 ) -> str | None:
@@ -59,7 +59,9 @@ async def collect_digits(
 
     Returns the digits (never with the terminator), None if nothing was typed before
     ``first_timeout``, or ``CANCELLED`` when ``cancel`` was pressed at any point. A terminator
-    typed before any digit is ignored (the end of an earlier entry typed ahead)."""
+    typed before any digit is ignored (the end of an earlier entry typed ahead). An entry that
+    ends at ``max_digits`` needs no terminator; one typed anyway is dropped by the channel
+    (``absorb_terminator``), so that it neither cuts the next prompt nor chooses in a menu."""
     digits = ""
     timeout = first_timeout
     while len(digits) < max_digits:
@@ -74,4 +76,6 @@ async def collect_digits(
             continue
         digits += key
         timeout = next_timeout
+    if len(digits) >= max_digits:
+        channel.absorb_terminator()
     return digits or None

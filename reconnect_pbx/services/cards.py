@@ -84,6 +84,22 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "leaflet.pin.secret": (
             "Gardez votre code pour vous : ne le donnez à personne et ne l’écrivez pas sur cette feuille."
         ),
+        "leaflet.keys.title": "Les touches",
+        "leaflet.keys.start": (
+            "Après votre code, vos nouveaux messages sont lus tout de suite, puis vient le menu principal. "
+            "Pas besoin de # après le numéro ni après le code."
+        ),
+        "leaflet.keys.always": (
+            "Partout : 0 menu principal, * revenir en arrière, répéter ou annuler, # valider ou passer."
+        ),
+        "leaflet.keys.message": (
+            "Pendant un message : 1 réécouter, 2 rappeler, 3 effacer (encore 3 : récupérer), "
+            "4 précédent, 5 date et numéro, 6 suivant, 9 garder, 0 menu principal ; "
+            "* recule et # avance de 5 secondes."
+        ),
+        "leaflet.keys.menu": (
+            "Menu principal : 1 écouter, 2 appeler, 3 annonce, 4 code secret, 5 langue, * aide, # quitter."
+        ),
         "leaflet.help.title": "Besoin d’aide, code oublié ?",
         "leaflet.help.body": "Adressez-vous à l’équipe de {centre}.",
     },
@@ -119,6 +135,21 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "leaflet.pin.body": "In the main menu, press 4, then follow the instructions.",
         "leaflet.pin.secret": (
             "Keep your code to yourself: never give it to anyone and never write it on this sheet."
+        ),
+        "leaflet.keys.title": "The keys",
+        "leaflet.keys.start": (
+            "After your code, your new messages are played at once, then comes the main menu. "
+            "No # needed after the number or the code."
+        ),
+        "leaflet.keys.always": (
+            "Everywhere: 0 main menu, * go back, repeat or cancel, # confirm or skip."
+        ),
+        "leaflet.keys.message": (
+            "During a message: 1 replay, 2 call back, 3 delete (3 again: restore), 4 previous, "
+            "5 date and number, 6 next, 9 keep, 0 main menu; * goes back and # forward 5 seconds."
+        ),
+        "leaflet.keys.menu": (
+            "Main menu: 1 listen, 2 call, 3 greeting, 4 secret code, 5 language, * help, # quit."
         ),
         "leaflet.help.title": "Need help, forgot your code?",
         "leaflet.help.body": "Ask the team at {centre}.",
@@ -316,7 +347,8 @@ def _draw_crop_marks(canvas: Canvas, left: float, bottom: float, width: float, h
 
 
 def render_leaflet(details: PrintedDetails) -> bytes:
-    """One A4 page: the number, then how to listen, call back, call out and change the PIN."""
+    """One A4 page: the number, then how to listen, call back, call out and change the PIN, and the
+    keys (keep ``leaflet.keys.*`` in step with flows/access.py and flows/listening.py)."""
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
@@ -361,6 +393,15 @@ def render_leaflet(details: PrintedDetails) -> bytes:
             details.text("leaflet.call.free", minutes=details.monthly_minutes),
         ),
         section("leaflet.pin.title", details.text("leaflet.pin.body"), details.text("leaflet.pin.secret")),
+        KeepTogether(
+            [
+                para(details.text("leaflet.keys.title"), "heading"),
+                *(
+                    para(details.text(key), "keys")
+                    for key in ("leaflet.keys.start", "leaflet.keys.always", "leaflet.keys.message", "leaflet.keys.menu")
+                ),
+            ]
+        ),
         section("leaflet.help.title", details.text("leaflet.help.body", centre=details.centre_name)),
     ]
     document.build(story)
@@ -375,4 +416,6 @@ def _leaflet_styles() -> dict[str, ParagraphStyle]:
         "number": ParagraphStyle("number", fontName=_BOLD, fontSize=34, leading=40, spaceBefore=3 * mm, spaceAfter=5 * mm),
         "heading": ParagraphStyle("heading", fontName=_BOLD, fontSize=14, leading=18, spaceBefore=5 * mm, spaceAfter=1.5 * mm),
         "body": ParagraphStyle("body", fontName=_FONT, fontSize=12, leading=16, spaceAfter=1.5 * mm),
+        # The key map: a reminder to keep by the phone, smaller so that the page stays one page.
+        "keys": ParagraphStyle("keys", fontName=_FONT, fontSize=10.5, leading=13.5, spaceAfter=1 * mm),
     }

@@ -97,9 +97,12 @@ class AccessCall:
         await asyncio.wait_for(self.observed.ended.wait(), timeout)
 
 
-async def dial(carrier: AriApp, observer: PbxObserver, did: str, caller: str | None = None) -> AccessCall:
+async def dial(
+    carrier: AriApp, observer: PbxObserver, did: str, caller: str | None = None, *, endpoint: str = "pbx"
+) -> AccessCall:
+    """``endpoint="pbx-inband"``: a phone that sends its keys as tones in the audio."""
     caller = caller or new_caller()
-    call = await place_call(carrier, did, caller)
+    call = await place_call(carrier, did, caller, endpoint=endpoint)
     await call.wait_answered(timeout=15)
     observed = await observer.call_from(caller, timeout=15)
     return AccessCall(call, observed, caller)
@@ -121,9 +124,17 @@ async def star_in_greeting(carrier: AriApp, observer: PbxObserver, person: Perso
 
 
 async def log_in(
-    carrier: AriApp, observer: PbxObserver, person: Person, *, pin: str | None = None, via: str = "greeting"
+    carrier: AriApp,
+    observer: PbxObserver,
+    person: Person,
+    *,
+    pin: str | None = None,
+    via: str = "greeting",
+    until: str = "main-menu",
 ) -> AccessCall:
-    """Log in (the greeting's * by default, or the access number) and wait for the main menu."""
+    """Log in (the greeting's * by default, or the access number) and wait for ``until``: the main
+    menu, which comes after the new messages (played straight after the login), or e.g. "audio",
+    the first new message."""
     if via == "access":
         call = await dial_access(carrier, observer)
         await call.until("enter-personal-number")
@@ -132,7 +143,7 @@ async def log_in(
         call = await star_in_greeting(carrier, observer, person)
     await call.until("enter-pin")
     await call.press((pin or person.pin) + "#")
-    await call.until("main-menu")
+    await call.until(until)
     return call
 
 

@@ -239,7 +239,8 @@ class CarrierCall:
             raise AssertionError(f"stop playback -> {response.status_code}: {response.text}")
 
     async def send_dtmf(self, digits: str, duration_ms: int = 100, between_ms: int = 100) -> None:
-        """Send RFC 4733 DTMF. Stops this call's playbacks first, else the DTMF would wait."""
+        """Send DTMF (RFC 4733, or tones in the audio on a ``pbx-inband`` call). Stops this
+        call's playbacks first, else the DTMF would wait."""
         for playback_id in list(self.playbacks):
             await self.stop_playback(playback_id)
         await self.carrier.post(
@@ -265,16 +266,18 @@ async def place_call(
     *,
     withheld: bool = False,
     timeout: int = 30,
+    endpoint: str = "pbx",
 ) -> CarrierCall:
     """The carrier calls ``did`` on the pbx, as a French carrier would.
 
     ``withheld``: the caller hides the number (From anonymous, P-Asserted-Identity
-    with the number and ``Privacy: id``).
+    with the number and ``Privacy: id``). ``endpoint="pbx-inband"``: a caller whose
+    keys are tones in the audio (no RFC 4733 on that leg; ``send_dtmf`` plays tones).
     """
     channel = f"carrier-{uuid.uuid4()}"
     since = carrier.mark()
     params: dict[str, Any] = {
-        "endpoint": f"PJSIP/{did}@pbx",
+        "endpoint": f"PJSIP/{did}@{endpoint}",
         "app": carrier.app,
         "appArgs": "to-pbx",
         "channelId": channel,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from reconnect_pbx.ari import AriClient, Event
 
@@ -20,6 +21,11 @@ class ObservedCall:
     caller_number: str
     args: list[str]
     media: list[str] = field(default_factory=list)
+    # What happened on the call in the order Asterisk said it: ("started", media, at),
+    # ("finished", playback id, at) and ("dtmf", digit, at), ``at`` Asterisk's own event time.
+    timeline: list[tuple[str, str, datetime]] = field(default_factory=list)
+    # The media of each playback by id, and when each of its media started (Asterisk's time).
+    playback_media: dict[str, list[tuple[str, datetime]]] = field(default_factory=dict)
     recordings: list[str] = field(default_factory=list)
     # Whether Asterisk had answered when the first media started: otherwise the caller would get
     # it as early media, which not every carrier passes on.
@@ -39,6 +45,8 @@ class PbxObserver:
         self.client.events.on("ChannelCallerId", self._on_channel_created)
         self.client.events.on("ChannelStateChange", self._on_state_change)
         self.client.events.on("PlaybackStarted", self._on_playback_started)
+        self.client.events.on("PlaybackFinished", self._on_playback_finished)
+        self.client.events.on("ChannelDtmfReceived", self._on_dtmf)
         self.client.events.on("RecordingStarted", self._on_recording_started)
         self.client.events.on("ChannelDestroyed", self._on_channel_destroyed)
         self._task: asyncio.Task[None] | None = None
@@ -78,6 +86,20 @@ class PbxObserver:
             # A playback of several media sends PlaybackStarted for each (PlaybackContinuing marks
             # the end of one, so it is not counted).
             call.media.append(media)
+            at = event_time(event)
+            call.timeline.append(("started", media, at))
+            call.playback_media.setdefault(playback.get("id", ""), []).append((media, at))
+
+    def _on_playback_finished(self, event: Event) -> None:
+        playback = event["playback"]
+        call = self._by_channel.get(playback.get("target_uri", "").removeprefix("channel:"))
+        if call is not None:
+            call.timeline.append(("finished", playback.get("id", ""), event_time(event)))
+
+    def _on_dtmf(self, event: Event) -> None:
+        call = self._by_channel.get(event.channel_id or "")
+        if call is not None:
+            call.timeline.append(("dtmf", str(event.get("digit", "")), event_time(event)))
 
     def _on_recording_started(self, event: Event) -> None:
         recording = event["recording"]
@@ -100,3 +122,8 @@ class PbxObserver:
                 return calls[-1]
             await asyncio.sleep(0.05)
         raise AssertionError(f"no call from {caller_number} reached the application")
+
+
+def event_time(event: Event) -> datetime:
+    """When Asterisk says the event happened ("2026-12-01T23:05:01.123+0000")."""
+    return datetime.strptime(str(event.get("timestamp", "")), "%Y-%m-%dT%H:%M:%S.%f%z")

@@ -1,4 +1,5 @@
-"""Listening to one's messages: order, envelopes, and every key during and after a message."""
+"""Listening to one's messages: straight after the login, order, envelopes, and every key during and
+after a message."""
 
 from __future__ import annotations
 
@@ -46,6 +47,14 @@ ENVELOPES = {
             "number-9", "time-oclock", "time-am", "from", *CALLER_DIGITS],
     },
 }  # fmt: skip
+# Straight after the login: no message number (the full envelope above is on key 5).
+SHORT_ENVELOPES = {language: {n: names[2:] for n, names in envelopes.items()} for language, envelopes in ENVELOPES.items()}
+COUNTS = {
+    (2, 1): ["you-have", "number-2", "new-messages", "and", "number-1", "saved-message"],
+    (1, 1): ["you-have", "number-1", "new-message", "and", "number-1", "saved-message"],
+    (0, 1): ["you-have", "number-0", "new-message", "and", "number-1", "saved-message"],
+    (1, 0): ["you-have", "number-1", "new-message", "and", "number-0", "saved-messages"],
+}
 
 
 def state_of(session_factory, person, message_id):
@@ -69,10 +78,11 @@ async def test_new_messages_come_first_then_saved_ones_oldest_first_each_after_i
     saved = store(session_factory, person, received_at=TUESDAY.replace(hour=8, minute=0), state=MessageState.SAVED)
     later = store(session_factory, person, received_at=TUESDAY.replace(hour=14, minute=30), caller=None)
     first = store(session_factory, person, received_at=TUESDAY)
-    call = await log_in(carrier, observer, person)
-    assert call.names[-7:] == ["you-have", "number-2", "new-messages", "and", "number-1",
-                               "saved-message", "main-menu"]
-    assert set(call.languages()[-7:]) == {language}
+    call = await log_in(carrier, observer, person, until="audio")
+    assert call.names[call.names.index("enter-pin") + 1:] == [*COUNTS[2, 1], *SHORT_ENVELOPES[language][1], "audio"]
+    assert set(call.languages()[1:]) == {language}
+    await call.press("0")
+    assert await call.until("main-menu") == [*COUNTS[2, 1], "main-menu"]
 
     await call.press("1")
     assert await call.until("audio") == [*ENVELOPES[language][1], "audio"]
@@ -89,17 +99,34 @@ async def test_new_messages_come_first_then_saved_ones_oldest_first_each_after_i
     assert states == {first: MessageState.NEW, later: MessageState.NEW, saved: MessageState.SAVED}
 
 
+async def test_after_the_login_the_new_messages_play_at_once_each_after_a_short_envelope_then_the_menu(
+    running_app, carrier, observer, person, session_factory
+):
+    saved = store(session_factory, person, received_at=TUESDAY.replace(hour=8, minute=0), state=MessageState.SAVED)
+    later = store(session_factory, person, received_at=TUESDAY.replace(hour=14, minute=30), caller=None)
+    first = store(session_factory, person, received_at=TUESDAY)
+    call = await log_in(carrier, observer, person)
+    assert call.names[call.names.index("enter-pin") + 1:] == [
+        *COUNTS[2, 1], *SHORT_ENVELOPES["fr"][1], "audio", *SHORT_ENVELOPES["fr"][2], "audio", "main-menu"
+    ]
+    # Heard to the end: saved; the saved one was not played.
+    await wait_state(session_factory, person, first, MessageState.SAVED)
+    await wait_state(session_factory, person, later, MessageState.SAVED)
+    assert "number-9" not in call.names  # the saved message, of 09:00 in Paris
+    assert state_of(session_factory, person, saved).heard_at is None
+    await call.hang_up()
+
+
 async def test_a_message_heard_to_the_end_becomes_saved(running_app, carrier, observer, person, session_factory):
     message_id = store(session_factory, person, seconds=1.0)
     call = await log_in(carrier, observer, person)
+    message = await wait_state(session_factory, person, message_id, MessageState.SAVED)
+    assert message.heard_at is not None
     await call.press("1")
     await call.until("audio")
     assert await call.until("message-menu") == ["message-menu"]
-    message = await wait_state(session_factory, person, message_id, MessageState.SAVED)
-    assert message.heard_at is not None
     await call.press("0")
-    assert await call.until("main-menu") == ["you-have", "number-0", "new-message", "and", "number-1",
-                                             "saved-message", "main-menu"]
+    assert await call.until("main-menu") == [*COUNTS[0, 1], "main-menu"]
     await call.hang_up()
 
 
@@ -107,9 +134,7 @@ async def test_3_deletes_3_again_restores_and_the_audio_is_erased_when_the_call_
     running_app, carrier, observer, person, session_factory, db
 ):
     message_id = store(session_factory, person, seconds=5.0)
-    call = await log_in(carrier, observer, person)
-    await call.press("1")
-    await call.until("audio")
+    call = await log_in(carrier, observer, person, until="audio")
     await call.press("3")
     assert await call.until("message-menu") == ["message-deleted", "message-menu"]
     deleted = state_of(session_factory, person, message_id)
@@ -129,14 +154,12 @@ async def test_3_deletes_3_again_restores_and_the_audio_is_erased_when_the_call_
     assert db.scalar(select(AudioBlob.id).where(AudioBlob.id == deleted.audio_id)) is None
 
 
-async def test_9_saves_6_moves_on_4_goes_back_1_replays_and_0_returns_to_the_menu(
+async def test_9_saves_6_moves_on_4_goes_back_1_replays_5_says_the_envelope_and_0_returns_to_the_menu(
     running_app, carrier, observer, person, session_factory
 ):
     first = store(session_factory, person, received_at=TUESDAY, seconds=5.0)
     second = store(session_factory, person, received_at=TUESDAY.replace(hour=14, minute=30), caller=None, seconds=5.0)
-    call = await log_in(carrier, observer, person)
-    await call.press("1")
-    await call.until("audio")
+    call = await log_in(carrier, observer, person, until="audio")
     await call.press("9")
     assert await call.until("message-menu") == ["message-saved-folder", "message-menu"]
     await wait_state(session_factory, person, first, MessageState.SAVED)
@@ -149,23 +172,22 @@ async def test_9_saves_6_moves_on_4_goes_back_1_replays_and_0_returns_to_the_men
     await call.press("4")
     assert await call.until("message-menu") == ["no-previous-message", "message-menu"]
     await call.press("5")
+    assert await call.until("message-menu") == [*ENVELOPES["fr"][1], "message-menu"]
+    await call.press("7")
     assert await call.until("message-menu") == ["invalid-key", "message-menu"]
     await call.press("0")
-    assert await call.until("main-menu") == ["you-have", "number-1", "new-message", "and", "number-1",
-                                             "saved-message", "main-menu"]
+    assert await call.until("main-menu") == [*COUNTS[1, 1], "main-menu"]
     await call.hang_up()
     assert state_of(session_factory, person, second).state == MessageState.NEW
 
 
 async def test_hash_skips_five_seconds_forward_in_a_message(running_app, carrier, observer, person, session_factory):
     message_id = store(session_factory, person, seconds=12.0)
-    call = await log_in(carrier, observer, person)
-    await call.press("1")
-    await call.until("audio")
+    call = await log_in(carrier, observer, person, until="audio")
     started = asyncio.get_running_loop().time()
     await asyncio.sleep(0.5)
     await call.press("#")  # 5 s of 12 skipped: it ends about 6.5 s after it started
-    await call.until("message-menu", timeout=20)
+    await call.until("main-menu", timeout=20)  # the last new message: then the menu
     assert 5 < asyncio.get_running_loop().time() - started < 9
     await wait_state(session_factory, person, message_id, MessageState.SAVED)
     await call.hang_up()
@@ -173,13 +195,11 @@ async def test_hash_skips_five_seconds_forward_in_a_message(running_app, carrier
 
 async def test_star_goes_five_seconds_back_in_a_message(running_app, carrier, observer, person, session_factory):
     message_id = store(session_factory, person, seconds=5.0)
-    call = await log_in(carrier, observer, person)
-    await call.press("1")
-    await call.until("audio")
+    call = await log_in(carrier, observer, person, until="audio")
     started = asyncio.get_running_loop().time()
     await asyncio.sleep(2.5)
     await call.press("*")  # back to the start: 5 s more instead of 2.5
-    await call.until("message-menu", timeout=20)
+    await call.until("main-menu", timeout=20)
     assert asyncio.get_running_loop().time() - started > 6.5
     await wait_state(session_factory, person, message_id, MessageState.SAVED)
     await call.hang_up()

@@ -58,6 +58,8 @@ async def test_the_access_number_asks_for_the_number_then_the_pin_even_from_the_
     await call.press(person.pin + "#")
     assert await call.until("main-menu") == ["no-messages", "main-menu"]
     await call.press("#")
+    assert await call.until("confirm-quit") == ["confirm-quit"]
+    await call.press("#")
     assert await call.until("goodbye") == ["goodbye"]
     await call.wait_ended()
 

@@ -32,35 +32,49 @@ def quick_timeout(running_app):
         yield app
 
 
-async def test_the_menu_says_the_counts_then_star_helps_an_invalid_key_says_so_and_hash_says_goodbye(
+async def test_the_menu_says_the_counts_then_star_helps_an_invalid_key_says_so_and_hash_twice_says_goodbye(
     running_app, carrier, observer, person, session_factory
 ):
     for _ in range(2):
         store(session_factory, person)
     store(session_factory, person, state=MessageState.SAVED)
-    call = await log_in(carrier, observer, person)
-    assert call.names[-7:] == ["you-have", "number-2", "new-messages", "and", "number-1", "saved-message", "main-menu"]
+    call = await log_in(carrier, observer, person, until="audio")
+    after_pin = call.names[call.names.index("enter-pin") + 1:]
+    assert after_pin[:7] == ["you-have", "number-2", "new-messages", "and", "number-1", "saved-message", "received"]
+    assert after_pin[-1] == "audio"
+    await call.press("0")
+    assert await call.until("main-menu") == [
+        "you-have", "number-2", "new-messages", "and", "number-1", "saved-message", "main-menu"
+    ]
     await call.press("*")
     assert await call.until("main-menu") == ["help", "main-menu"]
     await call.press("7")
     assert await call.until("main-menu") == ["invalid-key", "main-menu"]
     await call.press("#")
+    assert await call.until("confirm-quit") == ["confirm-quit"]
+    await call.press("1")  # not a second "#": back to the menu
+    assert await call.until("main-menu") == ["main-menu"]
+    await call.press("#")
+    await call.until("confirm-quit")
+    await call.press("#")
     assert await call.until("goodbye") == ["goodbye"]
     await call.wait_ended()
 
 
-async def test_silence_repeats_the_menu_twice_then_says_goodbye(quick_timeout, carrier, observer, person):
+async def test_silence_repeats_the_menu_twice_then_says_the_call_ends_and_the_messages_are_kept(
+    quick_timeout, carrier, observer, person
+):
     call = await log_in(carrier, observer, person)
     await call.wait_ended(timeout=20)
-    assert call.names[-5:] == ["no-messages", "main-menu", "main-menu", "main-menu", "goodbye"]
+    assert call.names[-6:] == ["no-messages", "main-menu", "main-menu", "main-menu", "no-input-goodbye", "goodbye"]
 
 
-async def test_silence_at_the_access_number_repeats_the_question_twice_then_says_goodbye(
+async def test_silence_at_the_access_number_repeats_the_question_twice_then_says_the_call_ends(
     quick_timeout, carrier, observer
 ):
     call = await dial_access(carrier, observer)
     await call.wait_ended(timeout=20)
-    assert call.names == ["enter-personal-number"] * 3 + ["goodbye"]
+    assert call.names == ["enter-personal-number"] * 3 + ["no-input-goodbye", "goodbye"]
 
 
 async def test_2_calls_the_typed_number_and_star_cancels_it(running_app, carrier, observer, person):
@@ -68,7 +82,7 @@ async def test_2_calls_the_typed_number_and_star_cancels_it(running_app, carrier
     await call.press("2")
     await call.until("enter-number-to-call")
     await call.press("014*")
-    assert await call.until("main-menu") == ["main-menu"]
+    assert await call.until("main-menu") == ["entry-cancelled", "main-menu"]
 
     since = carrier.mark()
     await call.press("2")

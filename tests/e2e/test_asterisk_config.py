@@ -121,7 +121,7 @@ def test_the_trunk_is_loaded_as_configured(sandbox: Sandbox) -> None:
     endpoint = sandbox.pbx.rx("pjsip show endpoint trunk")
     for option, value in [
         ("context", "from-trunk"),
-        ("dtmf_mode", "rfc4733"),
+        ("dtmf_mode", "auto"),
         ("direct_media", "false"),
         ("trust_id_inbound", "true"),
         ("trust_id_outbound", "true"),

@@ -84,6 +84,26 @@ async def test_rfc4733_dtmf_from_the_carrier_reaches_the_application(
     await pbx_app.wait_no_channels()
 
 
+async def test_dtmf_sent_as_tones_in_the_audio_reaches_the_application(carrier: AriApp, pbx_app: AriApp) -> None:
+    # A caller whose keys are tones (an old phone, a gateway): no telephone-event on that leg, so
+    # the pbx (dtmf_mode = auto) listens for them in the audio.
+    call = await place_call(carrier, "+33142685300", endpoint="pbx-inband")
+    start = await pbx_stasis_start(pbx_app, call)
+    channel = channel_id(start)
+    await pbx_app.post(f"/channels/{channel}/answer")
+    await call.wait_answered()
+    since = pbx_app.mark()
+    await call.send_dtmf("1#", duration_ms=150, between_ms=150)
+    first = await pbx_app.wait_event("ChannelDtmfReceived", channel=channel, since=since)
+    second = await pbx_app.wait_event(
+        "ChannelDtmfReceived", lambda e: e is not first, channel=channel, since=since
+    )
+    assert (first["digit"], second["digit"]) == ("1", "#")
+    await call.hangup()
+    await carrier.wait_no_channels()
+    await pbx_app.wait_no_channels()
+
+
 async def test_the_callers_audio_is_recorded_by_the_pbx(carrier: AriApp, pbx_app: AriApp) -> None:
     call = await place_call(carrier, "+33142685300")
     start = await pbx_stasis_start(pbx_app, call)

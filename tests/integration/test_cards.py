@@ -177,6 +177,24 @@ def test_leaflet_explains_listening_calling_back_calling_out_and_the_pin_but_nev
     assert pdf_info(out)["Pages"] == "1"
 
 
+def test_leaflet_shows_the_key_map_on_its_one_page(cli_runner, enrol, tmp_path):
+    for language, expected in (
+        (Language.FR, ["Les touches", "Pas besoin de # après le numéro ni après le code.",
+                       "Partout : 0 menu principal, * revenir en arrière, répéter ou annuler, # valider ou passer.",
+                       "5 date et numéro", "0 menu principal", "# quitter"]),
+        (Language.EN, ["The keys", "No # needed after the number or the code.",
+                       "Everywhere: 0 main menu, * go back, repeat or cancel, # confirm or skip.",
+                       "5 date and number", "0 main menu", "# quit"]),
+    ):  # fmt: skip
+        person = enrol(language)
+        out = tmp_path / f"leaflet-{language.value}.pdf"
+        result = cli_runner("leaflet", str(person.id), "--out", str(out), env=WITH_ACCESS_NUMBER)
+        assert result.exit_code == 0, result.output
+        text = pdf_text(out)
+        assert [line for line in expected if line not in text] == []
+        assert pdf_info(out)["Pages"] == "1"
+
+
 def test_leaflet_is_in_english_for_an_english_speaker(cli_runner, enrol, tmp_path):
     person = enrol(Language.EN)
     out = tmp_path / "leaflet.pdf"

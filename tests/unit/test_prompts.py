@@ -261,3 +261,18 @@ def test_the_envelope_says_today_and_an_unknown_caller() -> None:
     ]  # fmt: skip
     yesterday = prompts.envelope_media(2, received, None, "fr", now=now + dt.timedelta(days=1))
     assert _names(yesterday)[3] == "yesterday"
+
+
+def test_the_short_envelope_says_the_weekday_within_a_week_and_no_message_number() -> None:
+    received = dt.datetime(2026, 11, 24, 13, 30, tzinfo=dt.UTC)  # Tuesday, 14:30 in Paris
+    now = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)  # the Friday after
+    said = prompts.short_envelope_media(received, "+33612345678", "fr", now=now)
+    assert _names(said) == [
+        "received", "day-tuesday", "at", "number-14", "hours", "number-30",
+        "from", *[f"digit-{d}" for d in "0612345678"],
+    ]  # fmt: skip
+    today = prompts.short_envelope_media(received, None, "en", "short", now=received)
+    assert _names(today, "en", "short")[:2] == ["received", "today"]
+    assert _names(today, "en", "short")[-1] == "unknown-caller"
+    older = prompts.short_envelope_media(received, None, "fr", now=now + dt.timedelta(days=7))
+    assert _names(older)[1:4] == ["day-tuesday", "number-24", "month-november"]
