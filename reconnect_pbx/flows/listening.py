@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from .. import prompts
 from ..models import MessageState
+from ..phone import stored_caller
 from ..services import access
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class Listening:
         media = prompts.envelope_media(
             self.index + 1,
             message.received_at,
-            message.caller_number,
+            stored_caller(message.caller_number),
             self.call.language,
             self.call.prompt_set,
         )
@@ -109,7 +110,8 @@ class Listening:
         return actions.get(key, self.message_menu)
 
     async def call_back(self) -> Step:
-        await self.call.call_out(self.current.caller_number, is_callback=True)
+        # A stored caller that is not E.164 (older data) is a withheld one: nothing to dial.
+        await self.call.call_out(stored_caller(self.current.caller_number), is_callback=True)
         return self.message_menu
 
     async def delete_or_restore(self) -> Step:

@@ -106,6 +106,27 @@ async def test_a_withheld_caller_cannot_be_called_back(running_app, carrier, obs
     await call.hang_up()
 
 
+@pytest.mark.parametrize("stored", ["anonymous", "01 42 68 53 00"])
+async def test_a_stored_caller_that_is_not_e164_is_said_and_treated_as_withheld(
+    running_app, carrier, observer, person, session_factory, stored
+):
+    # Written by an older version or imported: the envelope used to fail ("technical problem").
+    store(session_factory, person, caller=stored)
+    since = carrier.mark()
+    call = await log_in(carrier, observer, person)
+    await call.press("1")
+    played = await call.until("unknown-caller")
+    assert "technical-problem" not in played
+    await call.press("2")
+    played = await call.until("message-menu")
+    assert played[-2:] == ["destination-refused-withheld", "message-menu"]
+    assert calls_from_pbx(carrier, since) == []
+    assert [(r.outcome, r.policy_decision) for r in outbound_records(session_factory, person)] == [
+        ("refused", "refused:withheld")
+    ]
+    await call.hang_up()
+
+
 async def test_repeated_refused_numbers_suspend_outgoing_calls_with_an_alert(
     running_app, carrier, observer, person, session_factory
 ):

@@ -10,7 +10,7 @@ from reconnect_pbx.sandbox import STASIS_APP
 from reconnect_pbx.stasis import ACCESS_NUMBER_VARIABLE
 
 from app_process import ACCESS_NUMBER
-from deposit_helpers import wait_for_messages
+from deposit_helpers import leave_message, wait_for_messages
 from fault_helpers import (
     call_fallback,
     log_lines,
@@ -99,3 +99,34 @@ async def test_the_access_number_says_the_service_is_unavailable_while_the_app_i
     assert steps.media() == ["service-unavailable", "service-unavailable"]  # French, then English
     assert not steps.ran("Record")
     assert not [n for n in await spool_names(observer) if f"-{caller}-" in n]
+
+
+async def test_a_caller_id_that_is_no_number_ends_in_the_mailbox_as_withheld_whoever_takes_the_call(
+    app_process, speech_sounds, carrier, observer, dialplan_watch, enrol, db
+):
+    # Too long for a number: it once left the fallback's file in the spool, never attributed. The
+    # fallback and the application store the same caller for the same caller ID.
+    release_app_name(STASIS_APP)
+    person = enrol()
+    too_long = new_caller("01") * 4  # 40 digits
+    landline = new_caller("01")
+    cases = [(too_long, None), (landline, "+33" + landline[1:])]
+    expected = sorted(stored or "withheld" for _, stored in cases)
+    for caller, _ in cases:
+        call = await call_fallback(carrier, dialplan_watch, person.national, caller)
+        await speak_then_hang_up(call)
+        await call.wait_hung_up(timeout=15)
+
+    app_process.start()
+    from_fallback = await wait_for_messages(db, person.mailbox_id, len(cases), timeout=20)
+    assert sorted(m.caller_number or "withheld" for m in from_fallback) == expected
+    async with asyncio.timeout(10):
+        while [n for n in await spool_names(observer) if n.startswith(f"fallback/fallback-{person.number[1:]}-")]:
+            await asyncio.sleep(0.2)
+
+    # The same callers again, the application up: the same callers stored.
+    for caller, _ in cases:
+        call = await leave_message(carrier, observer, person.national, caller)
+        await call.wait_hung_up(timeout=15)
+    every = await wait_for_messages(db, person.mailbox_id, 2 * len(cases), timeout=20)
+    assert sorted(m.caller_number or "withheld" for m in every[len(cases) :]) == expected
