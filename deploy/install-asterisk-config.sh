@@ -80,8 +80,10 @@ done
 
 # Placeholders a file holds as a crypt(3) hash of the value (reconnect_pbx/sandbox/template.py,
 # CRYPTED): Asterisk checks the password against it, and a read of the file does not give it away.
+# 1000 rounds, the least SHA-512 crypt allows: Asterisk crypts the password of every ARI request
+# again, and the password is random (openssl rand -hex 24), so more rounds would buy nothing.
 crypt_password() {
-    printf '%s\n' "$1" | openssl passwd -6 -stdin
+    printf '%s\n' "$1" | openssl passwd -6 -salt "rounds=1000\$$(openssl rand -hex 8)" -stdin
 }
 declare -A crypted=()
 if [ -n "${values[ARI_PASSWORD]+set}" ]; then

@@ -9,6 +9,7 @@ two cannot be confused.
 from __future__ import annotations
 
 import re
+import secrets
 import subprocess
 from collections.abc import Iterable, Mapping
 
@@ -39,11 +40,18 @@ def render(text: str, values: Mapping[str, object], source: str = "<template>") 
 
 
 def crypt_password(plain: str) -> str:
-    """A SHA-512 crypt of ``plain`` (``$6$salt$hash``), as Asterisk's ``password_format = crypt``
-    checks it. openssl rather than Python's ``crypt`` module, removed in Python 3.13."""
+    """A SHA-512 crypt of ``plain`` (``$6$rounds=1000$salt$hash``), as Asterisk's
+    ``password_format = crypt`` checks it. openssl rather than Python's ``crypt`` module, removed
+    in Python 3.13. 1000 rounds, the least allowed: Asterisk crypts the password of every ARI
+    request again, and our passwords are random."""
+    salt = f"rounds=1000${secrets.token_hex(8)}"
     try:
         result = subprocess.run(
-            ["openssl", "passwd", "-6", "-stdin"], input=plain + "\n", capture_output=True, text=True, check=True
+            ["openssl", "passwd", "-6", "-salt", salt, "-stdin"],
+            input=plain + "\n",
+            capture_output=True,
+            text=True,
+            check=True,
         )
     except (OSError, subprocess.CalledProcessError) as exc:
         raise TemplateError(f"cannot crypt a password with openssl: {exc}") from None
