@@ -17,10 +17,10 @@ from datetime import datetime, timezone
 from typing import Optional
 
 from .. import metrics, prompts
-from ..phone import caller_e164
 from ..ari import AriError, AriHttpError, NotFound
 from ..db import DatabaseUnavailable
 from ..models import Language
+from ..phone import caller_e164
 from ..services import voicemail
 from ..services.recovery import CUT_MINIMUM_MS, repair_wav
 from ..storage import InvalidAudio, wav_duration_ms

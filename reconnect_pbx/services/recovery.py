@@ -47,8 +47,10 @@ WITHHELD = "withheld"
 # usual minimum: the end of what the caller said is lost, the beginning may be all there is.
 CUT_MINIMUM_MS = 500
 
+# Any length of digits: a name the dialplan wrote is always read (a DID nobody can hold is then
+# dropped as such, a caller too long for a number is withheld), never left in the spool.
 _NAME = re.compile(
-    r"^(?P<kind>fallback|deposit)-(?P<did>[0-9]{1,20})-(?P<caller>[0-9]{1,200}|withheld)-(?P<time>[0-9]{9,14})-(?P<channel>[A-Za-z0-9-]{1,80})$"
+    r"^(?P<kind>fallback|deposit)-(?P<did>[0-9]{1,200})-(?P<caller>[0-9]{1,200}|withheld)-(?P<time>[0-9]{9,14})-(?P<channel>[A-Za-z0-9-]{1,80})$"
 )
 # Asterisk's unique ids: "<epoch>.<sequence>", optionally "<system name>-" before.
 _CHANNEL = re.compile(r"^(?P<head>.*[0-9])-(?P<seq>[0-9]+)$")

@@ -159,6 +159,9 @@ def test_a_message_left_before_the_number_changed_hands_never_reaches_the_new_ho
 def test_a_number_nobody_ever_held_is_dropped(ingest_now, number_block):
     outcome, message_id = ingest_now(fallback_file(number_block() + "14", "0142685300", NOW, "1795000000-4"), wav(3))
     assert (outcome, message_id) == (Outcome.NO_HOLDER, None)
+    # Even one too long to be a number: dropped as such, not left in the spool.
+    outcome, _ = ingest_now(fallback_file("+" + "3" * 40, "0142685300", NOW, "1795000000-24"), wav(3))
+    assert outcome is Outcome.NO_HOLDER
 
 
 def test_the_same_file_ingested_twice_is_one_message(holder, ingest_now, number_block, db_session):
