@@ -7,7 +7,10 @@
 # usage: install-asterisk-config.sh --values FILE [--ip-auth] [--sounds DIR] TARGET_DIR
 #
 #   --values FILE  KEY=VALUE lines, one per placeholder (blank lines and # comments allowed). It
-#                  holds the ARI and trunk passwords: keep it root-only (chmod 600).
+#                  holds the ARI and trunk passwords: keep it root-only (chmod 600). A password
+#                  left at the example's "change-me", or shorter than 16 (ARI) or 12 (trunk)
+#                  characters, is refused. ari.conf gets the ARI password as a SHA-512 crypt
+#                  (password_format = crypt), never the password itself.
 #   --ip-auth      the carrier recognises us by our address: leave pjsip.conf's outbound
 #                  registration out (REGISTRATION_INITIAL_DELAY is then not needed).
 #   --sounds DIR   also install the prompts (sounds/fr, sounds/en) as DIR/std/<lang>/<name>.wav;
@@ -62,6 +65,32 @@ while IFS= read -r line || [ -n "$line" ]; do
     values["$key"]="$value"
 done < "$values_file"
 
+# Passwords: never the example's placeholder, never short (the ARI one we make ourselves with
+# `openssl rand -hex 24`; the trunk's comes from the carrier).
+declare -A min_length=([ARI_PASSWORD]=16 [TRUNK_PASSWORD]=12)
+for key in "${!min_length[@]}"; do
+    [ -n "${values[$key]+set}" ] || continue
+    value="${values[$key]}"
+    lowered="${value,,}"
+    [[ "$lowered" == *change*me* || "$lowered" == *changeme* ]] \
+        && die "$values_file: $key: still the example's placeholder; set a real password"
+    [ "${#value}" -ge "${min_length[$key]}" ] \
+        || die "$values_file: $key: too short (${#value} characters, at least ${min_length[$key]})"
+done
+
+# Placeholders a file holds as a crypt(3) hash of the value (reconnect_pbx/sandbox/template.py,
+# CRYPTED): Asterisk checks the password against it, and a read of the file does not give it away.
+# 1000 rounds, the least SHA-512 crypt allows: Asterisk crypts the password of every ARI request
+# again, and the password is random (openssl rand -hex 24), so more rounds would buy nothing.
+crypt_password() {
+    printf '%s\n' "$1" | openssl passwd -6 -salt "rounds=1000\$$(openssl rand -hex 8)" -stdin
+}
+declare -A crypted=()
+if [ -n "${values[ARI_PASSWORD]+set}" ]; then
+    command -v openssl >/dev/null || die "openssl is needed to crypt the ARI password (apt-get install openssl)"
+    crypted[ARI_PASSWORD]="$(crypt_password "${values[ARI_PASSWORD]}")"
+fi
+
 # Renders one template on standard output.
 render() {
     local text
@@ -71,11 +100,15 @@ render() {
         text="$(printf '%s' "$text" | drop_registration; echo x)"
         text="${text%x}"
     fi
-    local name
+    local name value
     for name in $(printf '%s' "$text" | grep -o '{{[A-Z][A-Z0-9_]*}}' | tr -d '{}' | sort -u); do
         [ -n "${values[$name]+set}" ] || die "$(basename "$1"): no value for $name in $values_file"
+        value="${values[$name]}"
+        if [ "$(basename "$1")" = ari.conf ] && [ -n "${crypted[$name]+set}" ]; then
+            value="${crypted[$name]}"
+        fi
         # Quoted replacement: taken literally (no '&' expansion in bash 5.2).
-        text="${text//"{{$name}}"/"${values[$name]}"}"
+        text="${text//"{{$name}}"/"$value"}"
     done
     [[ "$text" != *"{{"* ]] || die "$(basename "$1"): a placeholder is left (malformed?)"
     printf '%s' "$text"

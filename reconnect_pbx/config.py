@@ -3,7 +3,8 @@
 Loaded once at the entry point (the CLI's root group) and passed down; nothing else reads the
 environment. Every key lives in a section: ``[database] url`` in the file is
 ``RECONNECT_DATABASE_URL`` in the environment. Unknown keys and bad values are refused at
-start-up with one line naming the key.
+start-up with one line naming the key; a ``RECONNECT_*`` variable that names no section
+(``RECONNECT_DEMO_DIR``, ``RECONNECT_TEST_*``) is not a setting and is left alone.
 """
 
 from __future__ import annotations
@@ -283,7 +284,10 @@ def load_settings(
             continue
         if name.startswith("RECONNECT_TEST_"):
             continue  # the test suite's own variables
-        section_name, key = _split_env_name(name)
+        split = _split_env_name(name)
+        if split is None:
+            continue  # not a setting's name (RECONNECT_DEMO_DIR...): another tool's variable
+        section_name, key = split
         sections.setdefault(section_name, {})[key] = _EnvString(raw)
 
     built = {}
@@ -389,12 +393,19 @@ def _section_types() -> dict[str, type]:
     return {f.name: hints[f.name] for f in dataclasses.fields(Settings)}
 
 
-def _split_env_name(name: str) -> tuple[str, str]:
+def _split_env_name(name: str) -> tuple[str, str] | None:
+    """``RECONNECT_<SECTION>_<KEY>`` -> (section, key); None when no section is named.
+
+    Only the names of a real section are checked: a wrong key there is refused (a typo would
+    silently leave a default), any other RECONNECT_* name belongs to someone else."""
     rest = name[len(ENV_PREFIX):].lower()
-    for section_name in _section_types():
+    for section_name, section_type in _section_types().items():
         if rest.startswith(section_name + "_"):
-            return section_name, rest[len(section_name) + 1:]
-    raise ConfigError(f"unknown environment variable {name}")
+            key = rest[len(section_name) + 1:]
+            if key not in {f.name for f in dataclasses.fields(section_type)}:
+                raise ConfigError(f"unknown environment variable {name}: no setting {section_name}.{key}")
+            return section_name, key
+    return None
 
 
 def _build_section(section_name: str, section_type: type, values: dict[str, Any]) -> Any:

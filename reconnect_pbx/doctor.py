@@ -19,6 +19,10 @@ What each check looks at, and why that way:
   "online" whether registered or not), so this one runs ``<asterisk.cli_command> -rx "pjsip show
   registrations"``: it needs Asterisk on this host and the right to its control socket (root or the
   asterisk group). Skipped when Asterisk is on another host or no registration is configured.
+- **asterisk user**: when ``asterisk.cli_command`` runs Asterisk in a chroot (``chroot <root> ...``),
+  the chroot's ``asterisk`` user and group must have ids no host user or group has
+  (``asterisk_user.py``: 101 is ``postgres`` on many hosts). Skipped for an Asterisk installed on
+  the host itself, whose user is the host's own.
 - **listening**: reads ``http.conf`` and ``manager.conf`` in ``asterisk.config_dir``: ARI (the
   HTTP server) and AMI must listen on loopback addresses only. Skipped for a remote Asterisk (the
   application then reaches ARI over the network by design: firewall it).
@@ -46,7 +50,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from . import prompts
+from . import asterisk_user, prompts
 from .ari import AriClient, AriConnectionError, AriError, AriHttpError, NotFound
 from .config import Settings
 from .db import make_engine
@@ -80,6 +84,7 @@ def run_checks(settings: Settings) -> list[CheckResult]:
     results.append(check_access_number(settings, database_ok=not results[0].failed))
     results += asyncio.run(_ari_checks(settings))
     results.append(check_trunk(settings))
+    results.append(check_asterisk_user(settings))
     results.append(check_listening(settings))
     return results
 
@@ -248,6 +253,34 @@ def check_trunk(settings: Settings) -> CheckResult:
         why = "check the carrier's address and the account in pjsip.conf's trunk-auth"
         return CheckResult(name, FAIL, f"registration {registration!r} to {server} is {status}: {why}")
     return CheckResult(name, OK, f"registration {registration!r} to {server} is Registered")
+
+
+def check_asterisk_user(settings: Settings, host_etc: Path = Path("/etc")) -> CheckResult:
+    name = "asterisk user"
+    root = chroot_of(settings.asterisk.cli_command)
+    if root is None:
+        return CheckResult(name, SKIP, "Asterisk does not run in a chroot (asterisk.cli_command): its user is the host's")
+    ids = asterisk_user.asterisk_ids(root)
+    if ids is None:
+        return CheckResult(name, FAIL, f"no {asterisk_user.USER} user and group in {root}/etc/passwd and group")
+    found = asterisk_user.clashes(root, host_etc)
+    if found:
+        problems = "; ".join(str(clash) for clash in found)
+        return CheckResult(name, FAIL, f"the chroot's {asterisk_user.USER} {problems}: give it ids of its own (docs/deploy.md)")
+    return CheckResult(name, OK, f"uid {ids[0]}, gid {ids[1]} in {root}: no host user or group has them")
+
+
+def chroot_of(cli_command: str) -> Path | None:
+    """The root of ``chroot <root> asterisk ...``; None when the command runs no chroot."""
+    try:
+        words = shlex.split(cli_command)
+    except ValueError:
+        return None
+    if len(words) < 2 or Path(words[0]).name != "chroot":
+        return None
+    if words[1].startswith("-"):
+        return None  # chroot --userspec=...: not a form this guide uses
+    return Path(words[1])
 
 
 def registration_status(output: str, registration: str) -> tuple[str, str] | None:

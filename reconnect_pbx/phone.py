@@ -16,6 +16,12 @@ from reconnect_pbx.errors import InvalidInput
 # What people type around digits. Letters are refused: phonenumbers would read them as a vanity
 # number (1-800-FLOWERS), which is never what staff mean when importing a pool.
 _ALLOWED_CHARACTERS = re.compile(r"^[0-9+\s().\-/]+$")
+# The stored form of a number: E.164, at most 15 digits after the "+".
+E164_FORM = re.compile(r"\+[1-9][0-9]{1,14}")
+# What a caller ID may look like around its digits for the caller to count as presented; the
+# dialplan's fallback voicemail applies the same rule (dialplan/fallback.conf).
+_CALLER_SEPARATORS = re.compile(r"[\s.()-]")
+_CALLER_FORM = re.compile(r"\+?[0-9]{2,20}")
 
 
 class InvalidNumber(InvalidInput):
@@ -48,6 +54,36 @@ def normalise(text: str, region: str = "FR", allowed_regions: Iterable[str] | No
                 f" (allowed: {', '.join(sorted(allowed))})"
             )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def caller_e164(raw: str, presentation: str, region: str) -> str | None:
+    """The caller's number in E.164, or None when withheld or not a phone number at all.
+
+    The one rule for a caller ID, whether the application took the call or the dialplan's fallback
+    voicemail did (``services/recovery.py`` reads its spool file names with it)."""
+    if (presentation or "").lower().startswith(("prohib", "unavailable")):
+        return None
+    cleaned = _CALLER_SEPARATORS.sub("", raw or "")
+    if not _CALLER_FORM.fullmatch(cleaned):
+        return None  # "anonymous", "unknown", empty, too long...
+    try:
+        parsed = phonenumbers.parse(cleaned, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return e164 if E164_FORM.fullmatch(e164) else None
+
+
+def stored_caller(value: str | None) -> str | None:
+    """A message's stored caller number if it is E.164, else None (said and treated as withheld).
+
+    Rows written by an older version, or imported, may hold anything ("anonymous", a national
+    form, a SIP URI): nothing may be said or dialled from such a value."""
+    if value is None or not E164_FORM.fullmatch(value):
+        return None
+    return value
 
 
 def national_format(e164: str) -> str:

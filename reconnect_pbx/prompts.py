@@ -73,6 +73,14 @@ _SENTENCES: dict[str, Prompt] = {
         "Sorry but the user's mail box can't accept more messages. "
         "Please try your call again later.",  # (A)
     ),
+    # Said to the person after their message counts while the mailbox is full (callers are then
+    # told so): capacity is a soft limit, calls already past that check are stored beyond it.
+    "mailbox-full-owner": Prompt(
+        "Votre messagerie est pleine : les personnes qui vous appellent ne peuvent plus laisser de "
+        "message. Supprimez les messages dont vous n'avez plus besoin.",
+        "Your mailbox is full: people who call you cannot leave a message. "
+        "Delete the messages you no longer need.",
+    ),
     "message-too-short": Prompt(
         "Votre message était trop court et n'a pas été enregistré.",
         "Your message was too short and was not recorded.",

@@ -320,9 +320,15 @@ class AccessCall(MailboxCall):
         return Listening(self).start_straight
 
     async def main_menu(self) -> Step:
-        """The message counts, then the menu."""
+        """The message counts ("your mailbox is full" when it is), then the menu."""
         counts = await self.ctx.db(access.message_counts, self.account.mailbox_id)
-        return self._menu(self.counts_media(counts))
+        before = self.counts_media(counts)
+        # The capacity is checked when a call starts, so simultaneous callers may fill a box past
+        # it (nothing is lost): the person hears it is full, at or over the capacity.
+        if counts.new + counts.saved >= self.settings.voicemail.mailbox_capacity:
+            log.info("channel %s: mailbox %s is full", self.channel.id, self.account.mailbox_id)
+            before += self.media("mailbox-full-owner")
+        return self._menu(before)
 
     async def menu(self) -> Step:
         """The menu without the counts (after an action that did not change them)."""

@@ -16,12 +16,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Optional
 
-import phonenumbers
-
 from .. import metrics, prompts
 from ..ari import AriError, AriHttpError, NotFound
 from ..db import DatabaseUnavailable
 from ..models import Language
+from ..phone import caller_e164
 from ..services import voicemail
 from ..services.recovery import CUT_MINIMUM_MS, repair_wav
 from ..storage import InvalidAudio, wav_duration_ms
@@ -62,22 +61,6 @@ async def run(ctx: FlowContext, channel: CallChannel, args: list[str]) -> None:
     step: Step = call.look_up
     while step is not None:
         step = await step()
-
-
-def caller_e164(raw: str, presentation: str, region: str) -> str | None:
-    """The caller's number in E.164, or None when withheld or not a phone number at all."""
-    if presentation.lower().startswith(("prohib", "unavailable")):
-        return None
-    cleaned = re.sub(r"[\s.()-]", "", raw or "")
-    if not re.fullmatch(r"\+?[0-9]{2,20}", cleaned):
-        return None  # "anonymous", "unknown", empty...
-    try:
-        parsed = phonenumbers.parse(cleaned, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _recording_name(call: DepositCall) -> str:

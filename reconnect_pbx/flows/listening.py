@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from .. import prompts
 from ..models import MessageState
+from ..phone import stored_caller
 from ..services import access
 from .mailbox_call import MailboxCall, Step
 
@@ -89,7 +90,7 @@ class Listening:
         return prompts.envelope_media(
             self.index + 1,
             message.received_at,
-            message.caller_number,
+            stored_caller(message.caller_number),
             self.call.language,
             self.call.prompt_set,
         )
@@ -151,7 +152,8 @@ class Listening:
         return actions.get(key, self.message_menu)
 
     async def call_back(self) -> Step:
-        await self.call.call_out(self.current.caller_number, is_callback=True)
+        # A stored caller that is not E.164 (older data) is a withheld one: nothing to dial.
+        await self.call.call_out(stored_caller(self.current.caller_number), is_callback=True)
         return self.message_menu
 
     async def delete_or_restore(self) -> Step:

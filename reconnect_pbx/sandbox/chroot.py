@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import asterisk_user
+
 log = logging.getLogger(__name__)
 
 CHROOT_ENV = "RECONNECT_ASTERISK_CHROOT"
@@ -214,3 +216,7 @@ def _fix_up(path: Path) -> None:
     if not hosts.exists() or hosts.read_text() != wanted:
         hosts.write_text(wanted)
     (path / "var/spool/asterisk/recording").mkdir(parents=True, exist_ok=True)
+    # The package's asterisk user took the chroot's first free system id, often a host user's.
+    new_id = asterisk_user.give_own_ids(path)
+    if new_id is not None:
+        log.info("the chroot's asterisk user and group now have id %d, which no host user has", new_id)

@@ -164,7 +164,8 @@ class AsteriskInstance:
         texts = {name: path.read_text() for name, path in sources.items()}
         template.check_all_used(texts.values(), values)
         rendered = {
-            name: template.render(text, values, source=str(sources[name])) for name, text in texts.items()
+            name: template.render(text, template.values_for(name, values), source=str(sources[name]))
+            for name, text in texts.items()
         }
         rendered["asterisk.conf"] = relocate_directories(rendered["asterisk.conf"], self._directories())
         for name, lines in self.appended_lines.items():

@@ -26,11 +26,11 @@ import struct
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import CallDirection, CallRecord
+from ..phone import caller_e164
 from ..storage import AudioStore, wav_duration_ms
 from . import outbound, voicemail
 
@@ -47,8 +47,10 @@ WITHHELD = "withheld"
 # usual minimum: the end of what the caller said is lost, the beginning may be all there is.
 CUT_MINIMUM_MS = 500
 
+# Any length of digits: a name the dialplan wrote is always read (a DID nobody can hold is then
+# dropped as such, a caller too long for a number is withheld), never left in the spool.
 _NAME = re.compile(
-    r"^(?P<kind>fallback|deposit)-(?P<did>[0-9]{1,20})-(?P<caller>[0-9]{1,32}|withheld)-(?P<time>[0-9]{9,14})-(?P<channel>[A-Za-z0-9-]{1,80})$"
+    r"^(?P<kind>fallback|deposit)-(?P<did>[0-9]{1,200})-(?P<caller>[0-9]{1,200}|withheld)-(?P<time>[0-9]{9,14})-(?P<channel>[A-Za-z0-9-]{1,80})$"
 )
 # Asterisk's unique ids: "<epoch>.<sequence>", optionally "<system name>-" before.
 _CHANNEL = re.compile(r"^(?P<head>.*[0-9])-(?P<seq>[0-9]+)$")
@@ -99,9 +101,12 @@ def parse_spool_name(name: str, region: str = "FR") -> SpoolMessage | None:
     if raw_caller == WITHHELD:
         caller = None
     elif kind == DEPOSIT_PREFIX:
-        caller = _e164("+" + raw_caller, region)
+        caller = caller_e164("+" + raw_caller, "allowed", region)
     else:
-        caller = _e164(raw_caller, region)
+        # The caller ID as Asterisk had it, read by the application's own rule: the same caller is
+        # stored whether the application or the dialplan took the call. Too long, or anything else
+        # that is no number, is a withheld caller: the message is still the person's.
+        caller = caller_e164("+" + raw_caller[2:] if raw_caller.startswith("00") else raw_caller, "allowed", region)
     return SpoolMessage(
         name=name,
         kind=kind,
@@ -116,18 +121,6 @@ def channel_id_from_name(written: str) -> str:
     """``1795735575-12`` -> ``1795735575.12``: the channel id as Asterisk knows it."""
     match = _CHANNEL.match(written)
     return f"{match['head']}.{match['seq']}" if match else written
-
-
-def _e164(digits: str, region: str) -> str | None:
-    # The same leniency as the deposit flow (caller_e164): a possible number is kept, callbacks
-    # check it again against the destination policy anyway.
-    try:
-        parsed = phonenumbers.parse(digits, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def repair_wav(data: bytes) -> bytes:

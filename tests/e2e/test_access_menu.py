@@ -18,6 +18,9 @@ from access_helpers import (
     store,
 )
 
+from deposit_helpers import wait_for_messages
+from fault_helpers import call_until_recording, new_caller, speak_then_hang_up
+
 # Fixtures shared by the access tests.
 person = access_helpers.person
 no_pin_in_log = access_helpers.no_pin_in_log
@@ -156,3 +159,28 @@ async def test_5_switches_to_english_and_the_next_call_stays_in_english(
     assert await again.until("main-menu") == ["language-changed", "main-menu"]
     assert again.languages()[-2:] == ["fr", "fr"]
     await again.hang_up()
+
+
+async def test_simultaneous_callers_overfill_a_box_nothing_is_lost_and_the_person_hears_it_is_full(
+    running_app, speech_sounds, carrier, observer, person, session_factory, db, fill_mailbox
+):
+    # Capacity 50 (the default) is checked when a call starts: two callers who both passed the check
+    # leave their messages, the box holds 51, and the person is told it is full at login.
+    fill_mailbox(person, 49)
+    callers = [new_caller("01"), new_caller("01")]
+    calls = [await call_until_recording(carrier, observer, person.national, caller) for caller in callers]
+    for call, _ in calls:
+        await speak_then_hang_up(call)
+    stored = await wait_for_messages(db, person.mailbox_id, 51, timeout=20)
+    assert {m.caller_number for m in stored[49:]} == {"+33" + c[1:] for c in callers}
+
+    call = await log_in(carrier, observer, person, via="access")
+    assert call.names[-2:] == ["mailbox-full-owner", "main-menu"]
+    await call.hang_up()
+
+
+async def test_a_box_under_its_capacity_says_nothing_of_it(running_app, carrier, observer, person, session_factory):
+    store(session_factory, person)
+    call = await log_in(carrier, observer, person)
+    assert "mailbox-full-owner" not in call.names
+    await call.hang_up()

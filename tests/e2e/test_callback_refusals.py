@@ -69,9 +69,11 @@ async def test_a_refused_number_is_explained_and_never_dialled(
     await call.hang_up()
 
 
-async def test_a_caller_number_carrying_a_dial_string_is_refused_as_invalid(
+async def test_a_caller_number_carrying_a_dial_string_is_refused_as_withheld(
     running_app, carrier, observer, person, session_factory
 ):
+    # Not E.164, so no number at all: refused as a withheld caller (it never counts towards the
+    # suspension), and nothing of it reaches a dial string.
     injected = "0142685300&PJSIP/08991234@trunk"  # the message column holds 32 characters
     store(session_factory, person, caller=injected)
     created = created_channels(observer)
@@ -81,12 +83,12 @@ async def test_a_caller_number_carrying_a_dial_string_is_refused_as_invalid(
     await call.until("message")
     await call.press("2")
     played = await call.until("message-menu")
-    assert played[-2:] == ["destination-refused-invalid", "message-menu"]
+    assert played[-2:] == ["destination-refused-withheld", "message-menu"]
     await asyncio.sleep(0.3)
     assert calls_from_pbx(carrier, since) == []
     assert created[channels_before:] == []
     [record] = outbound_records(session_factory, person)
-    assert (record.outcome, record.policy_decision, record.called_number) == ("refused", "refused:invalid", injected[:32])
+    assert (record.outcome, record.policy_decision, record.called_number) == ("refused", "refused:withheld", None)
     await call.hang_up()
 
 
@@ -96,6 +98,27 @@ async def test_a_withheld_caller_cannot_be_called_back(running_app, carrier, obs
     call = await log_in(carrier, observer, person)
     await call.press("1")
     await call.until("unknown-caller")
+    await call.press("2")
+    played = await call.until("message-menu")
+    assert played[-2:] == ["destination-refused-withheld", "message-menu"]
+    assert calls_from_pbx(carrier, since) == []
+    assert [(r.outcome, r.policy_decision) for r in outbound_records(session_factory, person)] == [
+        ("refused", "refused:withheld")
+    ]
+    await call.hang_up()
+
+
+@pytest.mark.parametrize("stored", ["anonymous", "01 42 68 53 00"])
+async def test_a_stored_caller_that_is_not_e164_is_said_and_treated_as_withheld(
+    running_app, carrier, observer, person, session_factory, stored
+):
+    # Written by an older version or imported: the envelope used to fail ("technical problem").
+    store(session_factory, person, caller=stored)
+    since = carrier.mark()
+    call = await log_in(carrier, observer, person)
+    await call.press("1")
+    played = await call.until("unknown-caller")
+    assert "technical-problem" not in played
     await call.press("2")
     played = await call.until("message-menu")
     assert played[-2:] == ["destination-refused-withheld", "message-menu"]

@@ -225,6 +225,13 @@ def test_the_script_installs_every_file_and_the_prompts(deployed: Deployed) -> N
         assert "{{" not in text, path.name
         assert (etc / path.name).stat().st_mode & 0o777 == 0o640
     assert deployed.values["TRUNK_PASSWORD"] in (etc / "pjsip.conf").read_text()
+
+
+def test_ari_conf_holds_a_crypt_of_the_password_never_the_password(deployed: Deployed) -> None:
+    ari = (deployed.pbx.host_dir / "etc/ari.conf").read_text()
+    assert deployed.values["ARI_PASSWORD"] not in ari
+    assert re.search(r"^password_format = crypt$", ari, re.M)
+    assert re.search(r"^password = \$6\$[^$\s]+\$\S+$", ari, re.M)
     for lang in ("fr", "en"):
         wanted = sorted(p.name for p in (REPO_DIR / "sounds" / lang).glob("*.wav"))
         assert sorted(p.name for p in (deployed.sounds_dir / "std" / lang).iterdir()) == wanted
@@ -233,9 +240,24 @@ def test_the_script_installs_every_file_and_the_prompts(deployed: Deployed) -> N
 # -- the script and the guide, without Asterisk ------------------------------------------------------
 
 
+PASSWORDS = ("ARI_PASSWORD", "TRUNK_PASSWORD")
+
+
 @pytest.fixture
 def values_file(tmp_path: Path) -> Path:
-    return write_values(tmp_path / "values", {name: "192.0.2.1" for name in placeholders()})
+    values = {name: "192.0.2.1" for name in placeholders()}
+    return write_values(tmp_path / "values", values | {name: secrets.token_hex(12) for name in PASSWORDS})
+
+
+@pytest.mark.parametrize("key", PASSWORDS)
+@pytest.mark.parametrize(("password", "reason"), [("change-me", "placeholder"), ("Change-Me-2026-please", "placeholder"), ("s3cret-pass", "too short")])
+def test_the_script_refuses_the_example_password_and_a_short_one(values_file: Path, tmp_path: Path, key, password, reason) -> None:
+    text = re.sub(rf"^{key}=.*$", f"{key}={password}", values_file.read_text(), flags=re.M)
+    values_file.write_text(text)
+    result = run_script("--values", str(values_file), str(tmp_path / "etc"))
+    assert result.returncode == 1
+    assert f"{key}: " in result.stderr and reason in result.stderr
+    assert not any(p.suffix == ".conf" for p in (tmp_path / "etc").glob("*"))
 
 
 def test_ip_authentication_leaves_the_registration_out(values_file: Path, tmp_path: Path) -> None:
@@ -260,15 +282,22 @@ def test_the_script_refuses_an_unknown_key_and_a_value_asterisk_would_cut(values
     values_file.write_text(values_file.read_text() + "TRUNK_PASWORD=x\n")
     assert "no placeholder {{TRUNK_PASWORD}}" in run_script("--values", str(values_file), str(tmp_path / "a")).stderr
     text = values_file.read_text().replace("TRUNK_PASWORD=x\n", "")
-    values_file.write_text(text.replace("TRUNK_PASSWORD=192.0.2.1", "TRUNK_PASSWORD=a;b"))
+    values_file.write_text(re.sub(r"^TRUNK_PASSWORD=.*$", "TRUNK_PASSWORD=a;b", text, flags=re.M))
     assert "use no ';'" in run_script("--values", str(values_file), str(tmp_path / "b")).stderr
 
 
-def test_the_example_values_file_has_every_key_and_is_accepted(tmp_path: Path) -> None:
+def test_the_example_values_file_has_every_key_and_is_accepted_once_its_passwords_are_set(tmp_path: Path) -> None:
     example = REPO_DIR / "deploy/asterisk.values.example"
     keys = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", example.read_text(), re.M))
     assert keys == placeholders()
-    result = run_script("--values", str(example), str(tmp_path / "etc"))
+    # As shipped, its "change-me" passwords are refused.
+    result = run_script("--values", str(example), str(tmp_path / "as-shipped"))
+    assert result.returncode == 1 and "placeholder" in result.stderr
+    filled = example.read_text()
+    for key in PASSWORDS:
+        filled = filled.replace(f"{key}=change-me", f"{key}={secrets.token_hex(12)}")
+    (tmp_path / "filled").write_text(filled)
+    result = run_script("--values", str(tmp_path / "filled"), str(tmp_path / "etc"))
     assert result.returncode == 0, result.stderr
 
 

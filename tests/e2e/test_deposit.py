@@ -44,13 +44,21 @@ async def test_a_message_is_stored_with_caller_number_and_duration(running_app, 
     ]
 
 
-@pytest.mark.parametrize("dialled_form", ["e164", "national", "international-00"])
+@pytest.mark.parametrize(
+    "dialled_form", ["e164", "national", "international-00", "dots", "dashes", "spaces", "trunk-zero"]
+)
 async def test_every_form_of_the_did_reaches_the_same_mailbox(running_app, carrier, observer, enrol, db, dialled_form):
     person = enrol()
+    pairs = [person.national[i : i + 2] for i in range(0, 10, 2)]
     dialled = {
         "e164": person.number,
         "national": person.national,
         "international-00": "00" + person.number[1:],
+        # Written with visual separators, as some carriers pass on what was typed.
+        "dots": ".".join(pairs),
+        "dashes": "+33-" + "-".join([pairs[0][1], *pairs[1:]]),
+        "spaces": "%20".join(pairs),  # the Request-URI escapes them; Asterisk reads spaces
+        "trunk-zero": "+33(0)" + person.national[1:],
     }[dialled_form]
     caller = f"04{secrets.randbelow(10**8):08d}"
     await leave_message(carrier, observer, dialled, caller)

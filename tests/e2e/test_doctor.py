@@ -25,7 +25,7 @@ from reconnect_pbx.sandbox.instance import SOUNDS_TARGET
 
 from app_process import ACCESS_NUMBER, CLI, AppProcess
 
-CHECKS = ["database", "access number", "ari", "stasis app", "prompts", "trunk", "listening"]
+CHECKS = ["database", "access number", "ari", "stasis app", "prompts", "trunk", "asterisk user", "listening"]
 
 
 def doctor_env(sandbox: Sandbox, app: AppProcess, **settings: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ from reconnect_pbx.models import (
     Message,
     PhoneNumber,
 )
+from reconnect_pbx.phone import caller_e164
 from reconnect_pbx.services import centres, numbers, people
 from reconnect_pbx.services.recovery import (
     Outcome,
@@ -119,6 +120,26 @@ def test_an_international_caller_written_with_00_and_a_withheld_caller_are_read_
     assert callers == ["+32475123456", "withheld"]
 
 
+def test_a_fallback_caller_too_long_for_a_number_is_stored_as_withheld(holder, ingest_now, number_block, db_session):
+    # The dialplan once kept every digit of the caller ID: a name nobody could read stayed in the spool.
+    number = number_block() + "21"
+    mailbox = holder(number, since=NOW - timedelta(days=3))
+    outcome, _ = ingest_now(fallback_file(number, "1" * 40, NOW - timedelta(minutes=1), "1795735575-21"), wav(3))
+    assert outcome is Outcome.STORED
+    assert [m.caller_number for m in messages_in(db_session, mailbox)] == [None]
+
+
+@pytest.mark.parametrize(
+    ("in_name", "raw"),
+    [("0142685300", "0142685300"), ("0033142685300", "+33142685300"), ("0032475123456", "+32475123456"),
+     ("00" + "3" * 20, "+" + "3" * 20), ("5", "5")],
+)
+def test_a_fallback_caller_is_read_by_the_rule_of_the_application(in_name, raw):
+    # The dialplan writes the digits, "00" for a leading "+": the same caller as the app stores.
+    message = fallback_file("+33980001142", in_name, NOW, "1795735575-22")
+    assert message.caller == caller_e164(raw, "allowed", "FR")
+
+
 def test_a_message_left_before_the_number_changed_hands_never_reaches_the_new_holder(holder, ingest_now, number_block, db_session):
     number = number_block() + "13"
     holder(number, since=NOW - timedelta(days=10), until=NOW - timedelta(days=5))
@@ -138,6 +159,9 @@ def test_a_message_left_before_the_number_changed_hands_never_reaches_the_new_ho
 def test_a_number_nobody_ever_held_is_dropped(ingest_now, number_block):
     outcome, message_id = ingest_now(fallback_file(number_block() + "14", "0142685300", NOW, "1795000000-4"), wav(3))
     assert (outcome, message_id) == (Outcome.NO_HOLDER, None)
+    # Even one too long to be a number: dropped as such, not left in the spool.
+    outcome, _ = ingest_now(fallback_file("+" + "3" * 40, "0142685300", NOW, "1795000000-24"), wav(3))
+    assert outcome is Outcome.NO_HOLDER
 
 
 def test_the_same_file_ingested_twice_is_one_message(holder, ingest_now, number_block, db_session):

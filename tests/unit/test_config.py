@@ -40,6 +40,14 @@ def test_test_suite_variables_are_ignored(tmp_path: Path) -> None:
     load_settings(_empty(tmp_path), environ={"RECONNECT_TEST_DATABASE_URL": "whatever"})
 
 
+def test_variables_that_name_no_section_are_not_settings_and_are_left_alone(tmp_path: Path) -> None:
+    # The demo's own directory once made serve exit ("unknown environment variable").
+    settings = load_settings(
+        _empty(tmp_path), environ={"RECONNECT_DEMO_DIR": "/tmp/demo", "RECONNECT_NOPE_X": "1", "RECONNECT_PIN_LENGTH": "5"}
+    )
+    assert settings.pin.length == 5
+
+
 @pytest.mark.parametrize(
     ("content", "environ", "message"),
     [
@@ -49,7 +57,7 @@ def test_test_suite_variables_are_ignored(tmp_path: Path) -> None:
         ("[pin]\ncolour = 1\n", {}, "unknown setting pin.colour"),
         ("[pin]\nlength = 'six'\n", {}, "pin.length"),
         ("", {"RECONNECT_PIN_LENGTH": "six"}, "pin.length"),
-        ("", {"RECONNECT_NOPE_X": "1"}, "unknown environment variable"),
+        ("", {"RECONNECT_PIN_COLOUR": "1"}, "unknown environment variable RECONNECT_PIN_COLOUR"),
         ("not toml [", {}, "not valid TOML"),
     ],
 )

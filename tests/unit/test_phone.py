@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconnect_pbx.phone import InvalidNumber, digit_forms, national_format, normalise
+from reconnect_pbx.phone import InvalidNumber, caller_e164, digit_forms, national_format, normalise, stored_caller
 from reconnect_pbx.services.errors import InvalidInput
 
 
@@ -58,3 +58,42 @@ def test_national_format_is_readable() -> None:
 
 def test_digit_forms_are_national_and_international() -> None:
     assert digit_forms("+33142685300") == ["33142685300", "0142685300"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "kept"),
+    [
+        ("+33142685300", "+33142685300"),
+        ("+442079460000", "+442079460000"),
+        (None, None),
+        ("anonymous", None),
+        ("0142685300", None),
+        ("01 42 68 53 00", None),
+        ("+33 1 42 68 53 00", None),
+        ("sip:someone@example.invalid", None),
+        ("+0142685300", None),
+        ("+1234567890123456", None),
+        ("", None),
+    ],
+)
+def test_a_stored_caller_is_kept_only_in_e164_else_it_counts_as_withheld(stored, kept) -> None:
+    assert stored_caller(stored) == kept
+
+
+@pytest.mark.parametrize(
+    ("raw", "presentation", "caller"),
+    [
+        ("0142685300", "allowed", "+33142685300"),
+        ("+33 1 42 68 53 00", "allowed_not_screened", "+33142685300"),
+        ("01.42.68.53.00", "allowed", "+33142685300"),
+        ("0142685300", "prohib", None),
+        ("anonymous", "allowed", None),
+        ("", "allowed", None),
+        ("01 42 CALL ME", "allowed", None),
+        ("1" * 40, "allowed", None),
+        ("+33+142685300", "allowed", None),
+    ],
+)
+def test_a_caller_id_is_e164_or_withheld(raw, presentation, caller) -> None:
+    assert caller_e164(raw, presentation, "FR") == caller
+    assert caller is None or stored_caller(caller) == caller
