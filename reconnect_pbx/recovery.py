@@ -11,9 +11,10 @@ Resilience lives here, in the core, not in each call flow:
   - a deposit that had not started recording, or a call to the access number: its flow starts
     again from the beginning (the greeting, "enter your personal number");
   - a conversation (an outgoing call whose driver died: two channels in a bridge): it goes on, bounded
-    by the absolute timeouts the dead process set in Asterisk; when one side leaves, the other hears
-    "call ended" and is hung up, the bridge destroyed and the call record finished, billed to that
-    moment;
+    by the absolute timeouts the dead process set in Asterisk; when one side leaves, the bridge is
+    destroyed, the other side hears "call ended" once it has left it and is hung up, and the call
+    record is finished, billed from the answer to the moment Asterisk saw the first side go (the
+    timestamps of its events, not our clock);
   - a channel left alone in a bridge, or an outgoing leg without its person: hung up ("technical
     problem" for the person); the bridge is destroyed. Call records whose channel is gone are
     closed (``outbound.close_vanished_calls``) so the minutes are counted.

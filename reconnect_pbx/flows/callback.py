@@ -18,7 +18,9 @@ States (``OutboundCall``; each does its work and returns the next, None is back 
               far end hangs up → "call ended"; the cut → "call time up"; person hangs up → end
 
 Whatever happens, ``clean_up`` hangs up the far end, destroys the bridge, restores the person's
-channel and writes the end of the call record (``finally``).
+channel and writes the end of the call record (``finally``). The record is billed on Asterisk's
+clock: from the far end's StasisStart (its answer) to the first hang-up event of either leg. The
+outcome prompt comes only once the person has left the destroyed bridge (``destroy_bridge``).
 
 The cut holds without us: the outbound channel is created with ``TIMEOUT(absolute)`` (ring time +
 allowed time + grace), reset to allowed time + grace at the answer, and read back after the
