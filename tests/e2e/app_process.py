@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,7 +51,7 @@ STOP_SECONDS = 40
 _RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (?P<level>[A-Z]+) ")
 
 
-def unexpected_errors(log_text: str, allowed: list[str] = ()) -> list[str]:
+def unexpected_errors(log_text: str, allowed: Sequence[str] = ()) -> list[str]:
     """The records of ``log_text`` at ERROR or above, or holding a traceback (with it), that no
     pattern of ``allowed`` finds in their first line."""
     records: list[list[str]] = []
