@@ -11,9 +11,10 @@ Resilience lives here, in the core, not in each call flow:
   - a deposit that had not started recording, or a call to the access number: its flow starts
     again from the beginning (the greeting, "enter your personal number");
   - a conversation (an outgoing call whose driver died: two channels in a bridge): it goes on, bounded
-    by the absolute timeouts the dead process set in Asterisk; when one side leaves, the other hears
-    "call ended" and is hung up, the bridge destroyed and the call record finished, billed to that
-    moment;
+    by the absolute timeouts the dead process set in Asterisk; when one side leaves, the bridge is
+    destroyed, the other side hears "call ended" once it has left it and is hung up, and the call
+    record is finished, billed from the answer to the moment Asterisk saw the first side go (the
+    timestamps of its events, not our clock);
   - a channel left alone in a bridge, or an outgoing leg without its person: hung up ("technical
     problem" for the person); the bridge is destroyed. Call records whose channel is gone are
     closed (``outbound.close_vanished_calls``) so the minutes are counted.
@@ -38,10 +39,10 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from .ari import AriError, ChannelGone, NotFound
+from .ari import AriError, ChannelGone, Event, EventTimeout, NotFound
 from .db import DatabaseUnavailable
 from .flows import callback
-from .flows.channel import CallChannel, CallerHungUp
+from .flows.channel import HANGUP_EVENTS, CallChannel, CallerHungUp, destroy_bridge
 from .services import outbound
 from .services import recovery as spool
 from .stasis import OWNED_CHANNEL_ARG, StasisApplication
@@ -58,8 +59,11 @@ SETTLE_SECONDS = 1.0
 LIVE_STATES = frozenset({"queued", "recording", "paused"})
 # How often an adopted recording is polled until it ends.
 POLL_SECONDS = 0.5
-# How often both sides of an adopted conversation are checked.
+# How often both sides of an adopted conversation are checked over REST (events say it first).
 WATCH_SECONDS = 1.0
+# The last prompt of an adopted call ("call ended", "technical problem") is a second or two: if
+# nothing says it played after this, the caller is hung up anyway (and a warning logged).
+END_PROMPT_SECONDS = 10
 
 
 class Recovery:
@@ -177,10 +181,8 @@ class Recovery:
                 continue
             log.warning("bridge %s: left by a dead process: destroying it", bridge_id)
             bridged.update(members)
-            try:
-                await self.client.destroy_bridge(bridge_id)
-            except AriError as exc:
-                log.warning("bridge %s: could not destroy it: %s", bridge_id, exc)
+            # Its channel hears "technical problem" next: only once it has left the bridge.
+            await destroy_bridge(self.client, bridge_id)
         return bridged
 
     async def _close_call_records(self, *, first: bool) -> None:
@@ -212,17 +214,31 @@ class Recovery:
         loop = asyncio.get_running_loop()
         # Asterisk cuts it by then anyway (TIMEOUT(absolute) set by the dead process).
         deadline = loop.time() + rules.ring_timeout_seconds + rules.max_call_seconds + 2 * rules.hangup_grace_seconds + 30
-        gone: list[str] = []
+        gone: set[str] = set()
+        # When Asterisk saw the first side go (its own clock): the call record is billed to it.
+        hung_up_at: list[datetime] = []
+        changed = asyncio.Event()
+
+        def on_event(event: Event) -> None:
+            if event.channel_id in ids and event.type in HANGUP_EVENTS:
+                gone.add(str(event.channel_id))
+                if event.timestamp is not None:
+                    hung_up_at.append(event.timestamp)
+                changed.set()
+
+        unsubscribe = [self.client.events.subscribe(channel_id, on_event) for channel_id in ids]
         try:
             while not gone and loop.time() < deadline:
-                await asyncio.sleep(WATCH_SECONDS)
-                gone = [channel_id for channel_id in ids if not await self._exists(channel_id)]
-            ended_at = datetime.now(timezone.utc)
+                try:
+                    await asyncio.wait_for(changed.wait(), WATCH_SECONDS)
+                except TimeoutError:
+                    # No event: ask Asterisk (a side may have gone before we listened, or while
+                    # the event stream was down).
+                    gone.update([channel_id for channel_id in ids if not await self._exists(channel_id)])
+            ended_at = min(hung_up_at, default=None) or datetime.now(timezone.utc)
             log.info("bridge %s: the conversation left by a dead process ended", bridge_id)
-            try:
-                await self.client.destroy_bridge(bridge_id)
-            except AriError as exc:
-                log.warning("bridge %s: could not destroy it: %s", bridge_id, exc)
+            # The other side hears "call ended" next: only once it has left the bridge.
+            await destroy_bridge(self.client, bridge_id)
             for channel, args in sides:
                 if channel["id"] in gone:
                     continue
@@ -238,6 +254,8 @@ class Recovery:
         except DatabaseUnavailable as exc:
             log.error("bridge %s: call record left in progress, database unavailable (%s)", bridge_id, exc)
         finally:
+            for stop in unsubscribe:
+                stop()
             self._watched.difference_update(ids)
 
     async def _exists(self, channel_id: str) -> bool:
@@ -252,8 +270,14 @@ class Recovery:
     async def _end_orphan(self, channel: dict[str, Any], prompt: str) -> None:
         call = CallChannel(self.client, channel)
         try:
-            await call.play([self.ctx.prompt(prompt, _language(call))], timeout=30)
-        except (CallerHungUp, AriError):
+            await call.play([self.ctx.prompt(prompt, _language(call))], timeout=END_PROMPT_SECONDS)
+        except EventTimeout:
+            log.warning("channel %s: %s was not played within %d s: hanging up", call.id, prompt, END_PROMPT_SECONDS)
+        except ChannelGone:
+            pass
+        except AriError as exc:
+            log.warning("channel %s: could not play %s: %s", call.id, prompt, exc)
+        except CallerHungUp:
             pass
         finally:
             call.close()

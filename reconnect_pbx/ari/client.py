@@ -454,6 +454,9 @@ class AriClient:
     async def list_bridges(self) -> list[dict[str, Any]]:
         return await self.request("GET", "/bridges")
 
+    async def get_bridge(self, bridge_id: str) -> dict[str, Any]:
+        return await self.request("GET", f"/bridges/{bridge_id}")
+
     async def create_bridge(self, bridge_id: str, *, kind: str = "mixing", name: str = "") -> dict[str, Any]:
         return await self.request(
             "POST", f"/bridges/{bridge_id}", params={"type": kind, "name": name or None}

@@ -12,6 +12,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from .errors import AriConnectionLost, EventTimeout
@@ -33,6 +34,17 @@ class Event:
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """When Asterisk sent it, on Asterisk's clock ("2026-12-01T22:40:00.123+0000")."""
+        value = self.data.get("timestamp")
+        if not isinstance(value, str):
+            return None
+        try:
+            return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+        except ValueError:
+            return None
 
     @property
     def channel_id(self) -> str | None:

@@ -18,7 +18,9 @@ States (``OutboundCall``; each does its work and returns the next, None is back 
               far end hangs up → "call ended"; the cut → "call time up"; person hangs up → end
 
 Whatever happens, ``clean_up`` hangs up the far end, destroys the bridge, restores the person's
-channel and writes the end of the call record (``finally``).
+channel and writes the end of the call record (``finally``). The record is billed on Asterisk's
+clock: from the far end's StasisStart (its answer) to the first hang-up event of either leg. The
+outcome prompt comes only once the person has left the destroyed bridge (``destroy_bridge``).
 
 The cut holds without us: the outbound channel is created with ``TIMEOUT(absolute)`` (ring time +
 allowed time + grace), reset to allowed time + grace at the answer, and read back after the
@@ -48,10 +50,10 @@ from functools import partial
 from typing import Any, Optional
 
 from .. import metrics
-from ..ari import AriClient, AriError, ChannelGone, Event
+from ..ari import AriClient, AriError, ChannelGone, Event, EventTimeout
 from ..services import outbound
 from ..services.destination_policy import E164_FORM, Decision, decide, masked
-from .channel import HANGUP_EVENTS, OWNED_CHANNEL_ARG, CallChannel, CallerHungUp
+from .channel import HANGUP_EVENTS, OWNED_CHANNEL_ARG, CallChannel, CallerHungUp, destroy_bridge
 from .context import FlowContext
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,9 @@ ID_PREFIX = "callback-"
 DIAL_EVENT_MARGIN_SECONDS = 10
 # How often a call in progress checks its channels over REST after the event stream dropped.
 POLL_SECONDS = 5.0
+# How the call ended ("call ended", "busy"...) is a second or two: if nothing says it played after
+# this, the person is back in the menu anyway (and a warning logged).
+OUTCOME_PROMPT_SECONDS = 10
 
 LIMIT_PROMPTS: dict[outbound.LimitReason, str] = {
     outbound.LimitReason.SUSPENDED: "outbound-suspended",
@@ -325,7 +330,8 @@ class OutboundCall:
         watch = self.watch
         loop = asyncio.get_running_loop()
         answered = loop.time()
-        answered_at = _now()
+        # Billed from Asterisk's own clock: the far end entered Stasis when it answered.
+        answered_at = watch.answered_at or _now()
         allowed = self.grant.allowed_seconds
         grace = self.rules.hangup_grace_seconds
         self.outcome = outbound.COMPLETED
@@ -362,11 +368,11 @@ class OutboundCall:
             wake = cut_at if warn_at is None else min(cut_at, warn_at)
             await watch.first_of(watch.far_gone, watch.person_gone, timeout=min(wake - now, POLL_SECONDS))
             if watch.person_gone.is_set():
-                self.ended_at = _now()
+                self.ended_at = watch.ended_at or _now()
                 log.info("channel %s: hung up during the outgoing call", self.channel.id)
                 raise CallerHungUp(self.channel.id)
             if watch.far_gone.is_set():
-                self.ended_at = _now()
+                self.ended_at = watch.ended_at or _now()
                 log.info("channel %s: the far end hung up", self.channel.id)
                 return self.back_from_bridge(outbound.COMPLETED)
             if warn_at is not None and loop.time() >= warn_at:
@@ -405,7 +411,16 @@ class OutboundCall:
         async def announce() -> Step:
             await self._stop_ringing()
             await self._give_back_person_timeout()
-            await self.say(OUTCOME_PROMPTS[outcome])
+            try:
+                await self.channel.play(
+                    self.ctx.prompts([OUTCOME_PROMPTS[outcome]], self.language), timeout=OUTCOME_PROMPT_SECONDS
+                )
+            except EventTimeout:
+                # Back to the menu rather than a long silence; the log says the prompt went missing.
+                log.warning(
+                    "channel %s: %s was not played within %d s", self.channel.id, OUTCOME_PROMPTS[outcome],
+                    OUTCOME_PROMPT_SECONDS,
+                )
             return None
 
         return announce
@@ -446,7 +461,8 @@ class OutboundCall:
             return
         bridge_id, self.bridge_id = self.bridge_id, None
         try:
-            await self.client.destroy_bridge(bridge_id)
+            # The person hears how the call ended next: only once they have left the bridge.
+            await destroy_bridge(self.client, bridge_id)
         finally:
             _live_bridges.discard(bridge_id)
 
@@ -532,6 +548,9 @@ class _Watch:
         self.person_gone = asyncio.Event()
         self.dial_status = ""
         self.cause: int | None = None
+        # Asterisk's own times (event timestamps): the far end answered; the first leg went.
+        self.answered_at: datetime | None = None
+        self.ended_at: datetime | None = None
         self._unsubscribe = [
             client.events.subscribe(person_id, self._on_person_event),
             client.events.subscribe(far_id, self._on_far_event),
@@ -544,7 +563,12 @@ class _Watch:
 
     def _on_person_event(self, event: Event) -> None:
         if event.channel_id == self.person_id and event.type in HANGUP_EVENTS:
+            self._ended(event)
             self.person_gone.set()
+
+    def _ended(self, event: Event) -> None:
+        if self.ended_at is None:
+            self.ended_at = event.timestamp
 
     def _on_far_event(self, event: Event) -> None:
         if event.type == "Dial":
@@ -554,12 +578,15 @@ class _Watch:
         if event.channel_id != self.far_id:
             return
         if event.type == "StasisStart":
+            self.answered_at = event.timestamp
             self.answered.set()
         elif event.type in ("ChannelHangupRequest", "ChannelDestroyed"):
             if event.get("cause") is not None:
                 self.cause = int(event["cause"])
+            self._ended(event)
             self.far_gone.set()
         elif event.type == "StasisEnd":
+            self._ended(event)
             self.far_gone.set()
 
     async def first_of(self, *events: asyncio.Event, timeout: float) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..ari import (
     AriClient,
+    AriError,
     AriConnectionLost,
     ChannelGone,
     Conflict,
@@ -28,6 +29,8 @@ from ..ari import (
 log = logging.getLogger(__name__)
 
 HANGUP_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"})
+# How long the channels of a destroyed bridge may take to leave it (``destroy_bridge``).
+LEAVE_BRIDGE_SECONDS = 5.0
 DTMF_KEYS = "0123456789*#"
 # Channels we create ourselves (outbound legs) enter Stasis with this first argument: the flow that
 # created them drives them, the router (stasis.py) leaves them alone.
@@ -350,3 +353,46 @@ class CallChannel:
                 return Event("RecordingFinished", {"recording": live})
             await asyncio.sleep(0.5)
         return Event("RecordingFailed", {"recording": {"name": name, "state": "failed"}})
+
+
+async def destroy_bridge(client: AriClient, bridge_id: str, *, timeout: float = LEAVE_BRIDGE_SECONDS) -> None:
+    """Destroy ``bridge_id`` and return once every channel that was in it has left it.
+
+    Asterisk answers the DELETE before its channels have left: a prompt played at once to one of
+    them is queued on the departing bridge channel and dropped, and no playback event ever comes
+    (about one time in a hundred on a loaded host). So: wait for each member's
+    ``ChannelLeftBridge``, at most ``timeout`` seconds (then a warning, and the caller goes on)."""
+    left: set[str] = set()
+    changed = asyncio.Event()
+
+    def on_event(event: Event) -> None:
+        if event.type == "ChannelLeftBridge" and (event.get("bridge") or {}).get("id") == bridge_id:
+            left.add(str(event.channel_id))
+            changed.set()
+
+    # Listening before asking who is in it: a channel leaving meanwhile is not missed.
+    unsubscribe = client.events.subscribe(bridge_id, on_event)
+    try:
+        try:
+            members = {str(m) for m in (await client.get_bridge(bridge_id)).get("channels", [])}
+        except NotFound:
+            return
+        await client.destroy_bridge(bridge_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not members <= left:
+            changed.clear()
+            try:
+                await asyncio.wait_for(changed.wait(), deadline - loop.time())
+            except TimeoutError:
+                log.warning(
+                    "bridge %s: destroyed, but channel(s) %s had not left it after %.0f s",
+                    bridge_id,
+                    ", ".join(sorted(members - left)),
+                    timeout,
+                )
+                return
+    except AriError as exc:
+        log.warning("bridge %s: could not destroy it: %s", bridge_id, exc)
+    finally:
+        unsubscribe()

@@ -81,6 +81,9 @@ class DepositCall:
     started_at: datetime
     target: voicemail.MailboxTarget | None = None
     recording_name: str = ""
+    # The ARI client's reconnection count when the recording started: a recording that Asterisk
+    # restarted under has its file found by the spool sweep, if anywhere.
+    reconnections_at_record: int = 0
     # Whether the beep already played (as the end of the greeting's playback).
     beeped: bool = False
 
@@ -181,6 +184,7 @@ class DepositCall:
         self.recording_name = _recording_name(self)
         if not self.beeped:
             await self.channel.play(self._play(["beep"]))
+        self.reconnections_at_record = self.ctx.client.reconnections
         try:
             result = await self.channel.record(
                 self.recording_name,
@@ -211,7 +215,16 @@ class DepositCall:
         try:
             audio = await self.ctx.client.stored_recording_file(self.recording_name)
         except NotFound:
-            log.error("channel %s: Asterisk kept no file for the recording", self.channel.id)
+            if self.ctx.client.reconnections != self.reconnections_at_record or not self.ctx.client.connected:
+                # Asterisk went away during the recording (the call with it): not lost, the spool
+                # sweep stores the file once Asterisk lists it again.
+                log.warning(
+                    "channel %s: Asterisk restarted during the recording and does not list its file yet;"
+                    " left to the spool sweep",
+                    self.channel.id,
+                )
+            else:
+                log.error("channel %s: Asterisk kept no file for the recording", self.channel.id)
             return self.say_goodbye(["technical-problem"])
         # A header Asterisk never finished (it crashed meanwhile) would say 0 ms: repaired, and the
         # message kept even if short, since the caller was cut off.
@@ -237,8 +250,11 @@ class DepositCall:
         )
         try:
             message_id = await self.ctx.db(voicemail.store_message, self.ctx.store, message, audio)
-        except Exception:
+        except DatabaseUnavailable as exc:
             # Never lose it: the file stays in Asterisk's spool for the recovery sweep.
+            log.error("channel %s: could not store the message; left in the spool (%s)", self.channel.id, exc)
+            return self.say_goodbye(["message-saved"])
+        except Exception:
             log.exception("channel %s: could not store the message; left in the spool", self.channel.id)
             return self.say_goodbye(["message-saved"])
         metrics.MESSAGES_STORED.inc()

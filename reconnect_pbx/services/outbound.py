@@ -299,9 +299,13 @@ def close_vanished_calls(
     for record in stale:
         if record.channel_id in live_channel_ids:
             continue
-        latest_end = record.started_at + timedelta(
-            seconds=rules.ring_timeout_seconds + rules.max_call_seconds + rules.hangup_grace_seconds
-        )
+        if record.answered_at is not None:
+            # At the answer the far end's absolute timeout was set to (at most) the longest call.
+            latest_end = record.answered_at + timedelta(seconds=rules.max_call_seconds + rules.hangup_grace_seconds)
+        else:
+            latest_end = record.started_at + timedelta(
+                seconds=rules.ring_timeout_seconds + rules.max_call_seconds + rules.hangup_grace_seconds
+            )
         record.ended_at = min(now, latest_end)
         record.outcome = INTERRUPTED
         record.billable_seconds = _seconds_between(record.answered_at, record.ended_at)

@@ -7,12 +7,13 @@ One process serves the whole session; tests that need the application name for t
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,6 +40,36 @@ CALLBACK_TEST_LIMITS = {
 
 # What serve logs once its ARI websocket is up (reconnect_pbx/ari/client.py).
 CONNECTED_LINE = "ARI websocket connected to"
+# How long serve may take to connect: a bound on a wait for that line, which returns as soon as it
+# comes (importing the application alone took 10 s with eight test sessions on two cores).
+START_SECONDS = 60
+# How long serve may take to end its calls and exit after SIGTERM (calls.shutdown_grace and the
+# sweep included): past this the test fails, the process is killed.
+STOP_SECONDS = 40
+# One log record of serve.log (the format of cli/serve.py); the lines that follow it without this
+# prefix (a traceback) belong to it.
+_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (?P<level>[A-Z]+) ")
+
+
+def unexpected_errors(log_text: str, allowed: Sequence[str] = ()) -> list[str]:
+    """The records of ``log_text`` at ERROR or above, or holding a traceback (with it), that no
+    pattern of ``allowed`` finds in their first line."""
+    records: list[list[str]] = []
+    for line in log_text.splitlines():
+        if _RECORD.match(line) or not records:
+            records.append([line])
+        else:
+            records[-1].append(line)
+    bad = []
+    for lines in records:
+        match = _RECORD.match(lines[0])
+        level = match["level"] if match else ""
+        if level not in ("ERROR", "CRITICAL") and not any(line.startswith("Traceback") for line in lines):
+            continue
+        if any(re.search(pattern, lines[0]) for pattern in allowed):
+            continue
+        bad.append("\n".join(lines))
+    return bad
 
 
 def free_port(address: str = "127.0.0.1") -> int:
@@ -101,7 +132,7 @@ class AppProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def start(self, timeout: float = 45) -> None:
+    def start(self, timeout: float = START_SECONDS) -> None:
         if self.running:
             return
         self._connections_before_start = self.log_text().count(CONNECTED_LINE)
@@ -110,7 +141,7 @@ class AppProcess:
         log.close()
         self.wait_registered(timeout)
 
-    def wait_registered(self, timeout: float = 45) -> None:
+    def wait_registered(self, timeout: float = START_SECONDS) -> None:
         """Until Asterisk lists our Stasis application and this process has connected since it
         started. Asterisk keeps listing an application whose process died while channels are still
         in it (then inactive: Stasis() fails), so the listing alone does not say we are back."""
@@ -132,7 +163,9 @@ class AppProcess:
             time.sleep(0.1)
         raise AssertionError(f"serve did not register {STASIS_APP} in {timeout} s:\n{self.log_tail()}")
 
-    def stop(self, timeout: float = 40) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """SIGTERM, as systemd stops it: serve must end by itself within ``timeout``, else the
+        test fails (the process is killed so that the next test starts clean)."""
         if not self.running:
             return
         assert self.process is not None
@@ -142,6 +175,7 @@ class AppProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+            raise AssertionError(f"serve did not end within {timeout} s of SIGTERM:\n{self.log_tail()}") from None
 
     def kill(self) -> None:
         """SIGKILL: the process dies mid-call, as on a crash."""
@@ -150,11 +184,20 @@ class AppProcess:
             self.process.kill()
             self.process.wait()
 
-    def log_text(self) -> str:
+    def log_text(self, since: int = 0) -> str:
+        """serve.log, from byte ``since`` on (``log_size()`` taken earlier)."""
         try:
-            return self.log_path.read_text(errors="replace")
+            with open(self.log_path, "rb") as log:
+                log.seek(since)
+                return log.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
+
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])

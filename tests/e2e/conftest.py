@@ -113,5 +113,6 @@ from deposit_helpers import (  # noqa: E402,F401
     fill_mailbox,
     observer,
     running_app,
+    serve_log_checked,
     speech_sounds,
 )

@@ -29,7 +29,7 @@ from reconnect_pbx.services import centres, numbers, people
 from reconnect_pbx.services.voicemail import NewMessage, store_message
 from reconnect_pbx.storage import PostgresAudioStore
 
-from app_process import AppProcess
+from app_process import AppProcess, unexpected_errors
 from harness import APP_NAME_RELEASERS, AriApp, CarrierCall, place_call
 from observer import PbxObserver
 
@@ -140,6 +140,29 @@ def app_process(sandbox: Sandbox, database_url: str, tmp_path_factory: pytest.Te
     finally:
         releasers.remove(process.stop)
         process.stop()
+
+
+@pytest.fixture(autouse=True)
+def serve_log_checked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that runs the real ``serve`` fails on a traceback or an ERROR line that serve logged
+    during it, unless the test says it causes that error on purpose::
+
+        @pytest.mark.serve_errors(r"spool: messages wait for the database", reason="...")
+    """
+    if "app_process" not in request.fixturenames:
+        yield
+        return
+    process: AppProcess = request.getfixturevalue("app_process")
+    since = process.log_size()
+    yield
+    check_serve_log(process, request, since)
+
+
+def check_serve_log(process: AppProcess, request: pytest.FixtureRequest, since: int = 0) -> None:
+    """Fail on what ``serve_log_checked`` looks for (for a test's own ``AppProcess`` too)."""
+    allowed = [pattern for mark in request.node.iter_markers("serve_errors") for pattern in mark.args]
+    errors = unexpected_errors(process.log_text(since), allowed)
+    assert not errors, "serve logged unexpected errors:\n" + "\n".join(errors)
 
 
 @pytest.fixture

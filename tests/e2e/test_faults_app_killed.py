@@ -5,8 +5,9 @@ its call."""
 from __future__ import annotations
 
 import asyncio
+import math
 
-from app_process import ACCESS_NUMBER
+from app_process import ACCESS_NUMBER, CALLBACK_TEST_LIMITS
 from deposit_helpers import media_names, wait_for_messages
 from fault_helpers import (
     call_until_recording,
@@ -15,6 +16,16 @@ from fault_helpers import (
     speak_then_hang_up,
 )
 from harness import place_call
+from reconnect_pbx.ari import Event
+from access_helpers import person  # noqa: F401 (fixture: an enrolled person who knows their PIN)
+from test_callback_calls import LANDLINE, callback_bridges, dial_out, far_end, wait_bridged, wait_record_ended
+
+GRACE = int(CALLBACK_TEST_LIMITS["RECONNECT_CALLBACK_HANGUP_GRACE_SECONDS"])
+# Long enough for the restarted process to take the call up before Asterisk cuts it, however slow
+# its start (the test configuration's 10 s were not, with eight test sessions on two cores).
+DEAD_CALLBACK_MAX_CALL = 30
+# The far end leaves the pbx: the first of these Asterisk sends about it.
+LEAVING = ("ChannelHangupRequest", "StasisEnd", "ChannelDestroyed")
 
 
 async def test_messages_being_recorded_when_the_app_is_killed_are_all_stored_after_restart(
@@ -117,3 +128,60 @@ async def test_a_conversation_left_by_a_dead_process_goes_on_and_ends_cleanly(ru
     async with asyncio.timeout(5):
         while await client.list_bridges() or [c for c in await client.list_channels() if c["id"] in {o.channel_id for o in observed}]:
             await asyncio.sleep(0.1)
+
+
+async def test_a_callback_left_by_a_dead_process_is_cut_by_asterisk_and_billed_from_asterisks_times(
+    running_app, carrier, observer, person, session_factory
+):
+    running_app.stop()
+    running_app.configure(callback_max_call_seconds=str(DEAD_CALLBACK_MAX_CALL))
+    try:
+        await _dead_callback(running_app, carrier, observer, person, session_factory)
+    finally:
+        running_app.stop()
+        running_app.configure(callback_max_call_seconds=CALLBACK_TEST_LIMITS["RECONNECT_CALLBACK_MAX_CALL_SECONDS"])
+
+
+async def _dead_callback(running_app, carrier, observer, person, session_factory) -> None:
+    running_app.start()
+    since = carrier.mark()
+    call = await dial_out(carrier, observer, person, LANDLINE)
+    far = await far_end(carrier, person, since)
+    # The outgoing leg on the pbx ("owned,callback,<person's channel>"), and what Asterisk says
+    # about it, stamped with Asterisk's clock.
+    [leg] = [c["id"] for c in await observer.client.list_channels() if c["id"].startswith("callback-")]
+    seen: list[Event] = []
+    stop_watching = observer.client.events.subscribe(leg, seen.append)
+    try:
+        await far.answer()
+        await wait_bridged(observer)
+        running_app.kill()
+        running_app.start()
+        async with asyncio.timeout(DEAD_CALLBACK_MAX_CALL):
+            while not log_lines(running_app.log_text(), "a conversation left by a dead process goes on"):
+                await asyncio.sleep(0.1)
+        # Nobody hangs up: the absolute timeout the dead process set at the answer cuts the far end...
+        await far.wait_gone(timeout=DEAD_CALLBACK_MAX_CALL + GRACE + 10)
+        # ...and the person hears that the call ended, then is hung up.
+        await call.until("call-ended")
+        await call.wait_ended()
+        record = await wait_record_ended(session_factory, person)
+    finally:
+        stop_watching()
+    # Both legs are gone, and their bridge.
+    live = {c["id"] for c in await observer.client.list_channels()}
+    assert {leg, call.observed.channel_id} & live == set()
+    assert await callback_bridges(observer) == []
+    # The cut, on Asterisk's clock: the limit plus the grace after the answer.
+    answered = next(e.timestamp for e in seen if e.type == "ChannelStateChange" and e["channel"]["state"] == "Up")
+    ended = next(e.timestamp for e in seen if e.type in LEAVING)
+    lasted = (ended - answered).total_seconds()
+    # (Asterisk's cut counts from when the dead process set it, a moment after the answer.)
+    assert DEAD_CALLBACK_MAX_CALL + GRACE <= lasted < DEAD_CALLBACK_MAX_CALL + GRACE + 2
+    # Billed for what it lasted by Asterisk's times, in whole seconds rounded up (from the moment
+    # the far end entered Stasis, a few milliseconds after its answer), not by our clock.
+    assert record.outcome == "interrupted"
+    assert math.ceil(lasted) - 1 <= record.billable_seconds <= math.ceil(lasted)
+    assert log_lines(
+        running_app.log_text(), rf"channel {leg}: outgoing call finished after a crash, {record.billable_seconds} s billed"
+    )

@@ -24,7 +24,7 @@ from reconnect_pbx.sandbox import STASIS_APP, Sandbox, postgres
 from reconnect_pbx.services import centres, numbers, people, schema
 
 from app_process import ACCESS_NUMBER, AppProcess
-from deposit_helpers import Person, leave_message, media_names, wait_for_messages
+from deposit_helpers import Person, check_serve_log, leave_message, media_names, wait_for_messages
 from fault_helpers import (
     call_fallback,
     call_until_recording,
@@ -53,7 +53,9 @@ def private_database() -> Iterator[tuple[Path, str]]:
 
 
 @pytest.fixture
-def private_app(sandbox: Sandbox, private_database, app_process, speech_sounds, tmp_path) -> Iterator[AppProcess]:
+def private_app(
+    request: pytest.FixtureRequest, sandbox: Sandbox, private_database, app_process, speech_sounds, tmp_path
+) -> Iterator[AppProcess]:
     """Our application on the private database, holding the ARI name for the test."""
     release_app_name(STASIS_APP)
     process = AppProcess(sandbox, private_database[1], tmp_path / "serve.log")
@@ -62,6 +64,7 @@ def private_app(sandbox: Sandbox, private_database, app_process, speech_sounds, 
         yield process
     finally:
         process.stop()
+    check_serve_log(process, request)
 
 
 @pytest.fixture
@@ -89,6 +92,12 @@ def enrol_in(factory: sessionmaker[Session], number: str) -> Person:
     return Person(enrolment.beneficiary_id, number, mailbox_id, "fr", pin=enrolment.pin)
 
 
+@pytest.mark.serve_errors(
+    r"ERROR .*database unavailable",
+    r"ERROR .*could not store the message; left in the spool \(",
+    r"ERROR .*spool: messages wait for the database",
+    reason="the test stops PostgreSQL: each call and the sweep say so at ERROR (no traceback)",
+)
 async def test_calls_during_a_database_outage_are_answered_and_stored_when_it_returns(
     private_database, private_app, private_factory, carrier, observer, dialplan_watch,
     number_block: Callable[[], str],

@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from reconnect_pbx.sandbox import STASIS_APP
 
 from deposit_helpers import leave_message, media_names, wait_for_messages
@@ -28,6 +30,10 @@ def unwritable(folder: Path) -> Iterator[None]:
         aside.rename(folder)
 
 
+@pytest.mark.serve_errors(
+    r"ERROR .*(could not record|recording failed|kept no file)",
+    reason="the test makes the spool unwritable: the lost recording is an error, and the test checks it is logged",
+)
 async def test_a_recording_that_cannot_be_written_is_told_to_the_caller_and_logged(running_app, sandbox, carrier, observer, enrol, db):
     person = enrol()
     caller = new_caller()

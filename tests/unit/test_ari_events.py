@@ -1,6 +1,7 @@
 """The event dispatcher: waits registered before the request, per-object delivery, lost connections."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
@@ -77,3 +78,10 @@ async def test_a_finished_waiter_leaves_nothing_registered():
     cancelled.cancel()
     assert dispatcher._waiters == {}
     await asyncio.sleep(0)
+
+
+def test_an_event_tells_when_asterisk_sent_it_on_asterisks_clock() -> None:
+    event = Event.from_json({"type": "ChannelDestroyed", "timestamp": "2026-12-01T22:40:05.250+0100"})
+    assert event.timestamp == datetime(2026, 12, 1, 21, 40, 5, 250000, tzinfo=UTC)
+    assert Event.from_json({"type": "ChannelDestroyed"}).timestamp is None
+    assert Event.from_json({"type": "ChannelDestroyed", "timestamp": "yesterday"}).timestamp is None
