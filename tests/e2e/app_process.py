@@ -101,7 +101,7 @@ class AppProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def start(self, timeout: float = 15) -> None:
+    def start(self, timeout: float = 60) -> None:
         if self.running:
             return
         self._connections_before_start = self.log_text().count(CONNECTED_LINE)
@@ -110,7 +110,7 @@ class AppProcess:
         log.close()
         self.wait_registered(timeout)
 
-    def wait_registered(self, timeout: float = 15) -> None:
+    def wait_registered(self, timeout: float = 60) -> None:
         """Until Asterisk lists our Stasis application and this process has connected since it
         started. Asterisk keeps listing an application whose process died while channels are still
         in it (then inactive: Stasis() fails), so the listing alone does not say we are back."""

@@ -84,15 +84,18 @@ async def dialplan_watch(observer: PbxObserver) -> AsyncIterator[DialplanWatch]:
     yield DialplanWatch(observer)
 
 
-async def speak_then_hang_up(call: CarrierCall, *, speech: str = SPEECH) -> None:
-    """The caller says their message (4 s of speech) and puts the phone down."""
+async def speak_then_hang_up(call: CarrierCall, *, speech: str = SPEECH, end_with_hash: bool = False) -> None:
+    """The caller says their message (4 s of speech) and puts the phone down (or presses #)."""
     since = call.carrier.mark()
     playback_id = await call.play(speech)
     await call.carrier.wait_event(
         "PlaybackFinished", lambda e: e["playback"]["id"] == playback_id, since=since, timeout=20
     )
     call.playbacks.discard(playback_id)
-    await call.hangup()
+    if end_with_hash:
+        await call.send_dtmf("#")
+    else:
+        await call.hangup()
 
 
 async def call_fallback(carrier: AriApp, watch: DialplanWatch, dialled: str, caller: str, *, withheld: bool = False) -> CarrierCall:
