@@ -6,6 +6,7 @@ stopped database, a restarted Asterisk).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -13,7 +14,7 @@ import signal
 import subprocess
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,6 +165,17 @@ def restart_pbx(sandbox: Sandbox, timeout: float = 30, *, crash: bool = False) -
     sandbox.pbx.wait_fully_booted(timeout)
     sandbox.wait_registered(timeout)
     return time.monotonic() - started
+
+
+@contextlib.contextmanager
+def module_unloaded(sandbox: Sandbox, module: str) -> Iterator[None]:
+    """An Asterisk module of the pbx missing for a while (``module unload``), as on a host where
+    it was not installed."""
+    sandbox.pbx.rx(f"module unload {module}")
+    try:
+        yield
+    finally:
+        sandbox.pbx.rx(f"module load {module}")
 
 
 def start_cluster_again(directory: Path) -> None:

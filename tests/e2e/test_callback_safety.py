@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from reconnect_pbx.sandbox import Sandbox
 
 import access_helpers
 from test_callback_calls import (
@@ -22,18 +18,9 @@ from test_callback_calls import (
     wait_no_callback_bridge,
     wait_record_ended,
 )
-from fault_helpers import cut_ari_connections, log_lines, wait_until
+from fault_helpers import cut_ari_connections, log_lines, module_unloaded, wait_until
 
 person = access_helpers.person
-
-
-@contextmanager
-def module_unloaded(sandbox: Sandbox, module: str) -> Iterator[None]:
-    sandbox.pbx.rx(f"module unload {module}")
-    try:
-        yield
-    finally:
-        sandbox.pbx.rx(f"module load {module}")
 
 
 async def test_a_leg_without_an_absolute_timeout_is_hung_up_at_once(
