@@ -87,12 +87,7 @@ async def dialplan_watch(observer: PbxObserver) -> AsyncIterator[DialplanWatch]:
 
 async def speak_then_hang_up(call: CarrierCall, *, speech: str = SPEECH, end_with_hash: bool = False) -> None:
     """The caller says their message (4 s of speech) and puts the phone down (or presses #)."""
-    since = call.carrier.mark()
-    playback_id = await call.play(speech)
-    await call.carrier.wait_event(
-        "PlaybackFinished", lambda e: e["playback"]["id"] == playback_id, since=since, timeout=20
-    )
-    call.playbacks.discard(playback_id)
+    await call.say(speech)
     if end_with_hash:
         await call.send_dtmf("#")
     else:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from reconnect_pbx.ari import AriClient, Event
 
+from harness import asterisk_time as _asterisk_time
+
 
 @dataclass
 class ObservedCall:
@@ -26,6 +28,18 @@ class ObservedCall:
     answered: bool = False
     answered_before_media: bool | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    # PlaybackStarted and PlaybackFinished of this call, in order, with Asterisk's timestamps.
+    playback_events: list[Event] = field(default_factory=list)
+
+    def audio_seconds(self) -> float:
+        """How long the last stored audio (a message, a greeting) played, on Asterisk's clock."""
+        ids = [e["playback"]["id"] for e in self.playback_events
+               if e.type == "PlaybackStarted" and e["playback"].get("media_uri", "").startswith("sound:http")]
+        assert ids, "no stored audio played on this call"
+        mine = [e for e in self.playback_events if e["playback"]["id"] == ids[-1]]
+        started = next(e for e in mine if e.type == "PlaybackStarted")
+        finished = next(e for e in mine if e.type == "PlaybackFinished")
+        return _asterisk_time(finished) - _asterisk_time(started)
 
 
 class PbxObserver:
@@ -39,6 +53,7 @@ class PbxObserver:
         self.client.events.on("ChannelCallerId", self._on_channel_created)
         self.client.events.on("ChannelStateChange", self._on_state_change)
         self.client.events.on("PlaybackStarted", self._on_playback_started)
+        self.client.events.on("PlaybackFinished", self._on_playback_finished)
         self.client.events.on("RecordingStarted", self._on_recording_started)
         self.client.events.on("ChannelDestroyed", self._on_channel_destroyed)
         self._task: asyncio.Task[None] | None = None
@@ -74,10 +89,16 @@ class PbxObserver:
         if call is not None:
             if call.answered_before_media is None:
                 call.answered_before_media = call.answered
+            call.playback_events.append(event)
             media = playback.get("media_uri", "")
             # A playback of several media sends PlaybackStarted for each (PlaybackContinuing marks
             # the end of one, so it is not counted).
             call.media.append(media)
+
+    def _on_playback_finished(self, event: Event) -> None:
+        call = self._by_channel.get(event["playback"].get("target_uri", "").removeprefix("channel:"))
+        if call is not None:
+            call.playback_events.append(event)
 
     def _on_recording_started(self, event: Event) -> None:
         recording = event["recording"]

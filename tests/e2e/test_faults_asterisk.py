@@ -26,9 +26,8 @@ async def test_asterisk_restarted_with_calls_in_progress_loses_no_message_and_ne
     person = enrol()
     before = [new_caller() for _ in range(3)]
     calls = await asyncio.gather(*(call_until_recording(carrier, observer, person.national, c) for c in before))
-    for call, _ in calls:
-        await call.play("sound:test/speech-4s")
-    await asyncio.sleep(3)  # they have said something when Asterisk goes down
+    # They have said something when Asterisk goes down.
+    await asyncio.gather(*(call.say("sound:test/speech-4s") for call, _ in calls))
     observer_connections = observer.client.reconnections
 
     await asyncio.to_thread(restart_pbx, sandbox, crash=crash)
