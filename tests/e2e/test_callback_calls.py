@@ -121,10 +121,15 @@ def calls_from_pbx(carrier: AriApp, since: int) -> list[dict[str, Any]]:
 async def dial_out(carrier: AriApp, observer: PbxObserver, person: Person, number: str) -> AccessCall:
     """Log in, press 2, type ``number`` and #."""
     call = await log_in(carrier, observer, person)
+    await call_from_menu(call, number)
+    return call
+
+
+async def call_from_menu(call: AccessCall, number: str) -> None:
+    """From the main menu: press 2, type ``number`` and #."""
     await call.press("2")
     await call.until("enter-number-to-call")
     await call.press(number + "#")
-    return call
 
 
 async def hears(carrier: AriApp, channel: str, seconds: int = 2) -> float:
