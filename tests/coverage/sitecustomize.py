@@ -13,7 +13,9 @@ if os.environ.get("COVERAGE_PROCESS_START"):
 
     import coverage
 
-    _coverage = coverage.process_startup()
+    # Recent coverage releases start it themselves from a .pth file: then this returns None and
+    # the running instance is kept on the function.
+    _coverage = coverage.process_startup() or getattr(coverage.process_startup, "coverage", None)
     _saved_dir = os.environ.get("COVERAGE_SAVED_DIR")
     if _coverage is not None and _saved_dir:
 
