@@ -182,7 +182,7 @@ async def test_hanging_up_while_recording_a_greeting_keeps_the_old_one(
         while not call.observed.recordings:
             await asyncio.sleep(0.02)
     await call.call.play("sound:test/speech-4s")
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(1.5)  # the caller speaks a while (this is not a wait for the application)
     await call.hang_up()
     await running_app.wait_call_done(call.observed.channel_id)
     assert greetings(session_factory, person) == {GreetingKind.PERSONAL: old}

@@ -19,7 +19,7 @@ import access_helpers
 from access_helpers import star_in_greeting, wrong_pin
 from deposit_helpers import Person, media_names, wait_for_messages
 from fault_helpers import dialplan_watch  # noqa: F401  (a fixture)
-from fault_helpers import call_until_recording, log_lines, new_caller, speak_then_hang_up, wait_until
+from fault_helpers import call_until_recording, log_lines, new_caller, speak_then_hang_up
 from harness import place_call
 
 person = access_helpers.person
@@ -95,18 +95,20 @@ async def test_a_flow_that_fails_apologises_to_the_caller_and_hangs_up(
 async def test_sigterm_lets_the_calls_in_progress_finish_before_serve_exits(running_app, carrier, observer, enrol, db):
     person = enrol()
     call, observed = await call_until_recording(carrier, observer, person.national, new_caller())
-    stopping = log_lines(running_app.log_text(), "stopping: letting").__len__()
-    running_app.process.send_signal(signal.SIGTERM)
-    await wait_until(
-        lambda: len(log_lines(running_app.log_text(), r"stopping: letting [1-9]\d* call\(s\) finish")) > stopping,
-        15, "serve says it lets the calls finish",
-    )
-    # The caller has not finished: their message is taken, stored and confirmed all the same.
-    await speak_then_hang_up(call, end_with_hash=True)
-    await call.wait_hung_up(timeout=20)
-    [message] = await wait_for_messages(db, person.mailbox_id, 1)
-    assert message.source_channel_id == observed.channel_id
-    assert media_names(observed.media)[-1] == "message-saved"
-    returncode = await asyncio.to_thread(running_app.process.wait, 30)
-    assert returncode == 0
-    assert not log_lines(running_app.log_text(), f"channel {observed.channel_id}: call abandoned at shutdown")
+    try:
+        draining = r"stopping: letting [1-9]\d* call\(s\) finish"
+        before = len(running_app.log_lines(draining))
+        running_app.process.send_signal(signal.SIGTERM)
+        await running_app.wait_for_log(draining, count=before + 1)
+        # The caller has not finished: their message is taken, stored and confirmed all the same.
+        await speak_then_hang_up(call, end_with_hash=True)
+        await call.wait_hung_up(timeout=20)
+        [message] = await wait_for_messages(db, person.mailbox_id, 1)
+        assert message.source_channel_id == observed.channel_id
+        assert media_names(observed.media)[-1] == "message-saved"
+        returncode = await asyncio.to_thread(running_app.process.wait, 30)
+        assert returncode == 0
+        assert not log_lines(running_app.log_text(), f"channel {observed.channel_id}: call abandoned at shutdown")
+    finally:
+        # Whatever happened, the next test finds serve stopped, not still draining.
+        await asyncio.to_thread(running_app.stop)
