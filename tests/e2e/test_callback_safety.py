@@ -21,7 +21,7 @@ from test_callback_calls import (
     wait_no_callback_bridge,
     wait_record_ended,
 )
-from fault_helpers import cut_ari_connections, log_lines, module_unloaded, wait_until
+from fault_helpers import cut_ari_connections, log_lines, module_unloaded
 
 person = access_helpers.person
 
@@ -83,15 +83,11 @@ async def test_a_call_in_progress_survives_a_cut_ari_connection(
     far = await far_end(carrier, person, since)
     await far.answer()
     bridge = await wait_bridged(observer)
-    connected = running_app.log_text().count("ARI websocket connected")
-    reconciled = running_app.log_text().count("reconcile: done")
+    reconciled = running_app.reconcile_count()
     assert cut_ari_connections(running_app.process.pid, sandbox.pbx.address) >= 1
-    await wait_until(
-        lambda: running_app.log_text().count("ARI websocket connected") > connected, 15, "serve reconnects to ARI"
-    )
-    # The reconnection's reconcile has run: the call was left alone, still in its bridge, driven
-    # by the same process.
-    await wait_until(lambda: running_app.log_text().count("reconcile: done") > reconciled, 15, "serve reconciles")
+    # The reconcile of the reconnection has run: the call was left alone, still in its bridge,
+    # driven by the same process.
+    await running_app.wait_reconciled(reconciled)
     [still] = [b for b in await callback_bridges(observer) if b["id"] == bridge["id"]]
     assert sorted(still["channels"]) == sorted(bridge["channels"])
     await far.hang_up()

@@ -32,7 +32,6 @@ from fault_helpers import (
     new_caller,
     speak_then_hang_up,
     start_cluster_again,
-    wait_until,
 )
 from fault_helpers import dialplan_watch  # noqa: F401  (a fixture)
 from harness import place_call, release_app_name
@@ -157,10 +156,7 @@ async def test_a_recording_taken_over_while_the_database_is_down_is_stored_when_
     private_app.kill()
     await call.play("tone:440")  # the caller goes on talking while nobody drives the call
     private_app.start()
-    await wait_until(
-        lambda: log_lines(private_app.log_text(), rf"channel {observed.channel_id}: taking up a message left recording"),
-        15, "the restarted application takes up the recording",
-    )
+    await private_app.wait_for_log(rf"channel {observed.channel_id}: taking up a message left recording")
     postgres.stop_cluster(directory)
     # The caller ends the message with #: told it is saved, although it waits in the spool.
     await call.send_dtmf("#")

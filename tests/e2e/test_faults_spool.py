@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from reconnect_pbx.models import Message
 
-from fault_helpers import log_lines, spool_names, wait_until
+from fault_helpers import log_lines, spool_names
 
 
-def sweeps(log: str) -> int:
-    return len(log_lines(log, r"spool: swept \d+ file"))
+# The last line of every spool sweep (reconnect_pbx/recovery.py).
+SWEPT = r"spool: swept \d+ file"
 
 
 async def test_spool_files_that_are_not_audio_or_cannot_be_attributed_are_reported_once_and_kept(
@@ -34,14 +34,10 @@ async def test_spool_files_that_are_not_audio_or_cannot_be_attributed_are_report
     files[0].write_bytes(b"this is not a recording " * 40)
     files[1].write_bytes(b"RIFF" + bytes(100))
     try:
-        await wait_until(
-            lambda: log_lines(running_app.log_text(), "spool file is not audio")
-            and log_lines(running_app.log_text(), f"{token}|a fallback recording has a name nobody can attribute"),
-            30, "the sweep reports both files",
-        )
-        # One more complete sweep after the reports: neither file is reported again, taken or deleted.
-        seen = sweeps(running_app.log_text())
-        await wait_until(lambda: sweeps(running_app.log_text()) > seen + 1, 30, "two more sweeps")
+        await running_app.wait_for_log("deposit spool file is not audio")
+        await running_app.wait_for_log("a fallback recording has a name nobody can attribute")
+        # Two more complete sweeps after the reports: neither file is reported again, taken or deleted.
+        await running_app.wait_for_log(SWEPT, count=len(running_app.log_lines(SWEPT)) + 2, timeout=45)
         log = running_app.log_text()
         assert len(log_lines(log, r"ERROR .*deposit spool file is not audio")) == 1
         assert len(log_lines(log, r"ERROR .*a fallback recording has a name nobody can attribute")) == 1
