@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages test test-unit test-integration test-e2e demo demo-stop sandbox-up sandbox-down check-migrations clean
+.PHONY: setup system-packages test test-unit test-integration test-e2e coverage demo demo-stop sandbox-up sandbox-down check-migrations clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,20 @@ test-integration: $(STAMP)
 test-e2e: setup
 	$(PYTEST) -q tests/e2e
 
+# Line coverage of reconnect_pbx, per package, over unit + integration + e2e (every `serve` and CLI
+# process the tests start measures itself: tests/coverage/sitecustomize.py). No threshold.
+# A subset: `make coverage COVERAGE_TESTS="tests/unit tests/integration"`.
+COVERAGE_TESTS ?= tests/unit tests/integration tests/e2e
+COVERAGE_DATA := $(CURDIR)/.coverage-data
+coverage: setup
+	rm -rf $(COVERAGE_DATA) && mkdir -p $(COVERAGE_DATA)/saved
+	-COVERAGE_PROCESS_START=$(CURDIR)/setup.cfg COVERAGE_FILE=$(COVERAGE_DATA)/coverage \
+	COVERAGE_SAVED_DIR=$(COVERAGE_DATA)/saved PYTHONPATH=$(CURDIR)/tests/coverage \
+		$(PYTEST) -q $(COVERAGE_TESTS)
+	COVERAGE_FILE=$(COVERAGE_DATA)/coverage $(BIN)/coverage combine -q $(COVERAGE_DATA)
+	COVERAGE_FILE=$(COVERAGE_DATA)/coverage $(BIN)/coverage json -q -o $(COVERAGE_DATA)/coverage.json
+	$(BIN)/python scripts/coverage-by-package $(COVERAGE_DATA)/coverage.json
+
 # Fails when the models and the migrations disagree (run on a throwaway database).
 check-migrations: $(STAMP)
 	$(BIN)/python tests/pg.py check-migrations
@@ -43,4 +57,4 @@ demo-stop: $(STAMP)
 	$(BIN)/reconnect-pbx demo down
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .coverage-data

@@ -145,6 +145,8 @@ class Recovery:
                     log.warning("channel %s: resuming the %s flow left by a dead process", channel_id, flow)
                     self.application.start_flow(channel, args)
             await self._close_call_records(first=first)
+            # Tests and operators wait on this line: what was left over has been dealt with.
+            log.debug("reconcile: done (%d channel(s) nobody drove)", len(orphans))
 
     def _orphan_args(self, channel: dict[str, Any]) -> list[str] | None:
         """The Stasis() arguments of a channel in our application that no flow drives, else None."""
@@ -360,6 +362,8 @@ class Recovery:
             if self._database_down:
                 log.warning("spool: the database is back")
                 self._database_down = False
+            # Tests wait on this line: every file listed at the start has been looked at.
+            log.debug("spool: swept %d file(s), %d stored", len(names), stored)
             return stored
 
     async def _stored_names(self) -> list[str]:

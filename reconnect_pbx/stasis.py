@@ -122,6 +122,8 @@ class StasisApplication:
                     await self.ctx.client.hangup(channel.id)
                 except AriError as exc:  # Asterisk unreachable: it hangs up on its own side
                     log.warning("channel %s: could not hang up: %s", channel.id, exc)
+            # The last line of every call: whatever it wrote or deleted is done (tests wait on it).
+            log.debug("channel %s: %s flow done", channel.id, flow_name)
 
     async def _apologise(self, channel: CallChannel, prompt: str = "technical-problem") -> None:
         try:

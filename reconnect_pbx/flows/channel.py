@@ -204,7 +204,7 @@ class CallChannel:
                 if finished.future.done():
                     event = finished.future.result()
                     if event["playback"].get("state") == "failed":
-                        log.error("channel %s: playback failed for %s", self.id, list(media))
+                        log.error("channel %s: playback failed for %s", self.id, loggable_media(media))
                     return None
         except AriConnectionLost:
             # Events are lost until we reconnect: carry on as if the prompt had been heard.
@@ -396,3 +396,19 @@ async def destroy_bridge(client: AriClient, bridge_id: str, *, timeout: float = 
         log.warning("bridge %s: could not destroy it: %s", bridge_id, exc)
     finally:
         unsubscribe()
+
+
+def loggable_media(media: Sequence[str]) -> list[str]:
+    """What a log line may say of a list of media: a number said digit by digit would spell a
+    person's number, and a stored audio URL carries the key that opens it."""
+    names: list[str] = []
+    for uri in media:
+        if uri.startswith("sound:http"):
+            name = "<stored audio>"
+        elif uri.rsplit("/", 1)[-1].startswith("digit-"):
+            name = "<digits>"
+        else:
+            name = uri
+        if not names or names[-1] != name:
+            names.append(name)
+    return names

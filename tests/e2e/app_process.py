@@ -6,6 +6,7 @@ One process serves the whole session; tests that need the application name for t
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -70,6 +71,19 @@ def unexpected_errors(log_text: str, allowed: Sequence[str] = ()) -> list[str]:
             continue
         bad.append("\n".join(lines))
     return bad
+
+
+def save_coverage(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Under ``make coverage``: ask ``process`` to save its coverage data, and wait until it has."""
+    saved_dir = os.environ.get("COVERAGE_SAVED_DIR")
+    if not saved_dir or not os.environ.get("COVERAGE_PROCESS_START"):
+        return
+    marker = Path(saved_dir) / str(process.pid)
+    marker.unlink(missing_ok=True)
+    process.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def free_port(address: str = "127.0.0.1") -> int:
@@ -178,11 +192,41 @@ class AppProcess:
             raise AssertionError(f"serve did not end within {timeout} s of SIGTERM:\n{self.log_tail()}") from None
 
     def kill(self) -> None:
-        """SIGKILL: the process dies mid-call, as on a crash."""
+        """SIGKILL: the process dies mid-call, as on a crash (under ``make coverage``, once it has
+        saved what it measured: tests/coverage/sitecustomize.py)."""
         if self.running:
             assert self.process is not None
+            save_coverage(self.process)
             self.process.kill()
             self.process.wait()
+
+    async def wait_for_log(self, pattern: str, *, count: int = 1, timeout: float = 30) -> list[str]:
+        """Until the log has ``count`` lines matching ``pattern`` (a regular expression); returns them.
+
+        The way to know the application did something: count the lines before acting, then wait
+        for one more."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(lines := self.log_lines(pattern)) < count:
+            if loop.time() > deadline:
+                raise AssertionError(f"no {count} line(s) {pattern!r} in serve.log within {timeout} s:\n{self.log_tail()}")
+            await asyncio.sleep(0.05)
+        return lines
+
+    async def wait_call_done(self, channel_id: str, timeout: float = 30) -> None:
+        """Until the call flow on ``channel_id`` has ended: what it stores or deletes is done, so
+        what it did not do can be asserted."""
+        await self.wait_for_log(rf"channel {re.escape(channel_id)}: \w+ flow done", timeout=timeout)
+
+    async def wait_reconciled(self, before: int, timeout: float = 30) -> None:
+        """Until a reconcile after the ``before``-th one has finished (``reconcile_count()``)."""
+        await self.wait_for_log(r"reconcile: done", count=before + 1, timeout=timeout)
+
+    def reconcile_count(self) -> int:
+        return len(self.log_lines(r"reconcile: done"))
+
+    def log_lines(self, pattern: str) -> list[str]:
+        return [line for line in self.log_text().splitlines() if re.search(pattern, line)]
 
     def log_text(self, since: int = 0) -> str:
         """serve.log, from byte ``since`` on (``log_size()`` taken earlier)."""

@@ -95,12 +95,7 @@ async def leave_message(
     async with asyncio.timeout(20):
         while not observed.recordings:
             await asyncio.sleep(0.02)
-    since = carrier.mark()
-    playback_id = await call.play(f"sound:{speech}")
-    await carrier.wait_event(
-        "PlaybackFinished", lambda e: e["playback"]["id"] == playback_id, since=since, timeout=20
-    )
-    call.playbacks.discard(playback_id)
+    await call.say(f"sound:{speech}")
     if end_with_hash:
         await call.send_dtmf("#")
     else:

@@ -6,6 +6,7 @@ stopped database, a restarted Asterisk).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -13,7 +14,7 @@ import signal
 import subprocess
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,15 +85,13 @@ async def dialplan_watch(observer: PbxObserver) -> AsyncIterator[DialplanWatch]:
     yield DialplanWatch(observer)
 
 
-async def speak_then_hang_up(call: CarrierCall, *, speech: str = SPEECH) -> None:
-    """The caller says their message (4 s of speech) and puts the phone down."""
-    since = call.carrier.mark()
-    playback_id = await call.play(speech)
-    await call.carrier.wait_event(
-        "PlaybackFinished", lambda e: e["playback"]["id"] == playback_id, since=since, timeout=20
-    )
-    call.playbacks.discard(playback_id)
-    await call.hangup()
+async def speak_then_hang_up(call: CarrierCall, *, speech: str = SPEECH, end_with_hash: bool = False) -> None:
+    """The caller says their message (4 s of speech) and puts the phone down (or presses #)."""
+    await call.say(speech)
+    if end_with_hash:
+        await call.send_dtmf("#")
+    else:
+        await call.hangup()
 
 
 async def call_fallback(carrier: AriApp, watch: DialplanWatch, dialled: str, caller: str, *, withheld: bool = False) -> CarrierCall:
@@ -161,6 +160,17 @@ def restart_pbx(sandbox: Sandbox, timeout: float = 30, *, crash: bool = False) -
     sandbox.pbx.wait_fully_booted(timeout)
     sandbox.wait_registered(timeout)
     return time.monotonic() - started
+
+
+@contextlib.contextmanager
+def module_unloaded(sandbox: Sandbox, module: str) -> Iterator[None]:
+    """An Asterisk module of the pbx missing for a while (``module unload``), as on a host where
+    it was not installed."""
+    sandbox.pbx.rx(f"module unload {module}")
+    try:
+        yield
+    finally:
+        sandbox.pbx.rx(f"module load {module}")
 
 
 def start_cluster_again(directory: Path) -> None:

@@ -34,6 +34,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -231,6 +232,15 @@ class CarrierCall:
             raise AssertionError(f"the carrier could not play {media}")
         return playback_id
 
+    async def say(self, media: str, timeout: float = 20) -> None:
+        """Play ``media`` towards the pbx to its end (the caller says something)."""
+        since = self.carrier.mark()
+        playback_id = await self.play(media)
+        await self.carrier.wait_event(
+            "PlaybackFinished", lambda e: e["playback"]["id"] == playback_id, since=since, timeout=timeout
+        )
+        self.playbacks.discard(playback_id)
+
     async def stop_playback(self, playback_id: str) -> None:
         """Stop a playback; a finished one is already gone, which is fine."""
         self.playbacks.discard(playback_id)
@@ -310,6 +320,12 @@ async def pbx_stasis_start(
 
 def channel_id(event: Event) -> str:
     return event["channel"]["id"]
+
+
+def asterisk_time(event: Event) -> float:
+    """When Asterisk says the event happened (POSIX seconds): cuts and durations are measured on
+    its clock, not on the test's, which runs late whenever the machine is loaded."""
+    return datetime.strptime(event["timestamp"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
 
 
 async def sip_register(

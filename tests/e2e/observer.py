@@ -14,6 +14,8 @@ from datetime import datetime
 
 from reconnect_pbx.ari import AriClient, Event
 
+from harness import asterisk_time as _asterisk_time
+
 
 @dataclass
 class ObservedCall:
@@ -32,6 +34,20 @@ class ObservedCall:
     answered: bool = False
     answered_before_media: bool | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    # PlaybackStarted and PlaybackFinished of this call, in order, with Asterisk's timestamps.
+    playback_events: list[Event] = field(default_factory=list)
+
+    def audio_seconds(self) -> float:
+        """How long the last stored audio (a message, a greeting) played, on Asterisk's clock."""
+        starts = [i for i, e in enumerate(self.playback_events)
+                  if e.type == "PlaybackStarted" and e["playback"].get("media_uri", "").startswith("sound:http")]
+        assert starts, "no stored audio played on this call"
+        started = self.playback_events[starts[-1]]
+        # It ends where its playback goes on to its next media (the envelope and the audio may be
+        # one playback), or finishes.
+        ended = next(e for e in self.playback_events[starts[-1] + 1:]
+                     if e["playback"]["id"] == started["playback"]["id"])
+        return _asterisk_time(ended) - _asterisk_time(started)
 
 
 class PbxObserver:
@@ -82,6 +98,7 @@ class PbxObserver:
         if call is not None:
             if call.answered_before_media is None:
                 call.answered_before_media = call.answered
+            call.playback_events.append(event)
             media = playback.get("media_uri", "")
             # A playback of several media sends PlaybackStarted for each (PlaybackContinuing marks
             # the end of one, so it is not counted).
@@ -95,6 +112,7 @@ class PbxObserver:
         call = self._by_channel.get(playback.get("target_uri", "").removeprefix("channel:"))
         if call is not None:
             call.timeline.append(("finished", playback.get("id", ""), event_time(event)))
+            call.playback_events.append(event)
 
     def _on_dtmf(self, event: Event) -> None:
         call = self._by_channel.get(event.channel_id or "")

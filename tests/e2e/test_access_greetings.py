@@ -93,7 +93,7 @@ async def test_hanging_up_during_the_first_login_leaves_it_to_do_at_the_next_one
         while not call.observed.recordings:
             await asyncio.sleep(0.02)
     await call.hang_up()
-    await asyncio.sleep(0.5)
+    await running_app.wait_call_done(call.observed.channel_id)
     assert not onboarded(session_factory, person)
     assert greetings(session_factory, person) == {}
     assert await spool_of(observer, person) == []
@@ -199,8 +199,8 @@ async def test_hanging_up_while_recording_a_greeting_keeps_the_old_one(
         while not call.observed.recordings:
             await asyncio.sleep(0.02)
     await call.call.play("sound:test/speech-4s")
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(1.5)  # the caller speaks a while (this is not a wait for the application)
     await call.hang_up()
-    await asyncio.sleep(0.5)
+    await running_app.wait_call_done(call.observed.channel_id)
     assert greetings(session_factory, person) == {GreetingKind.PERSONAL: old}
     assert await spool_of(observer, person) == []

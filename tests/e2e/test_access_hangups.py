@@ -6,7 +6,6 @@ test_access_greetings.py and test_access_listening.py.)
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
@@ -102,7 +101,7 @@ async def test_hanging_up_leaves_consistent_data(
     message_id = store(session_factory, person, seconds=5.0)
     call = await stage(carrier, observer, person)
     await call.hang_up()
-    await asyncio.sleep(0.5)
+    await running_app.wait_call_done(call.observed.channel_id)
 
     after = credential(session_factory, person)
     assert after.failed_attempts == failures

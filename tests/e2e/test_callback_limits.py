@@ -7,8 +7,6 @@ the warning comes 3 s before the cut, Asterisk's own cut (``TIMEOUT(absolute)``)
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +15,7 @@ from reconnect_pbx.models import CallDirection, CallRecord
 
 import access_helpers
 from deposit_helpers import Person
+from harness import asterisk_time
 from test_callback_calls import (
     LANDLINE,
     callback_bridges,
@@ -114,19 +113,19 @@ async def test_a_call_still_ends_at_the_limit_when_the_application_is_killed(
     far = await far_end(carrier, person, since)
     answered = await far.answer()
     await wait_bridged(observer)
+    reconciled = running_app.reconcile_count()
     running_app.kill()
     try:
         cut = await far.wait_gone(timeout=MAX_CALL + GRACE + 5)
         # Asterisk's absolute timeout, set when the call was answered: the limit plus the grace.
         assert MAX_CALL + GRACE - 1 <= cut - answered <= MAX_CALL + GRACE + 1.5
         # Nobody is left in a bridge that nothing drives: the person's channel is cut one grace later.
-        await call.call.wait_hung_up(timeout=GRACE + 4)
-        person_cut = time.monotonic()
+        person_cut = asterisk_time(await call.call.wait_hung_up(timeout=GRACE + 4))
         assert person_cut - answered <= MAX_CALL + 2 * GRACE + 1.5
     finally:
         running_app.start()
     # The next call closes what the dead process left: the call record, and its empty bridge.
-    await asyncio.sleep(1)
+    await running_app.wait_reconciled(reconciled)
     since = carrier.mark()
     again = await dial_out(carrier, observer, person, LANDLINE)
     far_again = await far_end(carrier, person, since)

@@ -108,8 +108,7 @@ async def test_hanging_up_during_the_greeting_stores_nothing(running_app, carrie
     while not observed.media:
         await asyncio.sleep(0.02)
     await call.hangup()
-    await observed.ended.wait()
-    await asyncio.sleep(1)
+    await running_app.wait_call_done(observed.channel_id)
     assert observed.recordings == []
     assert await voicemail_count(db, person.mailbox_id) == 0
 
@@ -118,7 +117,7 @@ async def test_a_message_shorter_than_two_seconds_is_dropped(running_app, carrie
     person = enrol()
     caller = f"01{secrets.randbelow(10**8):08d}"
     await leave_message(carrier, observer, person.national, caller, speech="test/speech-1s")
-    await asyncio.sleep(1.5)
+    await running_app.wait_call_done((await observer.call_from(caller)).channel_id)
     assert await voicemail_count(db, person.mailbox_id) == 0
     leftovers = [r["name"] for r in await observer.client.stored_recordings() if caller[1:] in r["name"]]
     assert leftovers == [], "a dropped message must not stay in the spool"
@@ -156,7 +155,8 @@ async def test_twenty_simultaneous_callers_leave_twenty_messages(running_app, ca
     for message in messages:
         assert abs(message.duration_ms / 1000 - SPEECH_SECONDS) <= 1.0
     await asyncio.gather(*(c.wait_hung_up(timeout=15) for c in calls))
-    await asyncio.sleep(0.5)
+    for caller in callers:
+        await running_app.wait_call_done((await observer.call_from(caller)).channel_id)
     for side in (carrier, observer.client):
         assert await side_channels(side) == []
     assert await observer.client.list_bridges() == []

@@ -42,9 +42,7 @@ async def test_messages_being_recorded_when_the_app_is_killed_are_all_stored_aft
         await call.play("tone:440")
     await gone
     running_app.start()
-    async with asyncio.timeout(15):
-        while len(log_lines(running_app.log_text(), "taking up a message left recording")) < 2:
-            await asyncio.sleep(0.1)
+    await running_app.wait_for_log("taking up a message left recording", count=2)
     # They end their message with '#': the application takes it up, stores it and says so.
     for call, _ in calls[2:]:
         await call.send_dtmf("#")
@@ -113,12 +111,11 @@ async def test_a_conversation_left_by_a_dead_process_goes_on_and_ends_cleanly(ru
     client = observer.client
     await client.create_bridge("callback-bridge-conversation", kind="mixing")
     await client.add_to_bridge("callback-bridge-conversation", [o.channel_id for o in observed])
+    reconciled = running_app.reconcile_count()
     running_app.start()
-    async with asyncio.timeout(10):
-        while not log_lines(running_app.log_text(), "a conversation left by a dead process goes on"):
-            await asyncio.sleep(0.1)
-    await asyncio.sleep(2)
-    # They go on talking...
+    # The reconcile that would have hung them up is over: they go on talking...
+    await running_app.wait_reconciled(reconciled)
+    assert log_lines(running_app.log_text(), "a conversation left by a dead process goes on")
     [bridge] = await client.list_bridges()
     assert sorted(bridge["channels"]) == sorted(o.channel_id for o in observed)
     # ...until one hangs up: the other hears that the call ended, and nothing is left.

@@ -153,3 +153,29 @@ async def test_calls_during_a_database_outage_are_answered_and_stored_when_it_re
         assert unknown_messages[0].caller_number == "+33" + to_fallback[1:]
     log = private_app.log_text()
     assert len(log_lines(log, "recovered from the (deposit|fallback) spool")) == 4
+
+
+async def test_a_recording_taken_over_while_the_database_is_down_is_stored_when_it_returns(
+    private_database, private_app, private_factory, carrier, observer, number_block: Callable[[], str],
+):
+    directory, _ = private_database
+    person = enrol_in(private_factory, number_block() + "42")
+    caller = new_caller()
+    call, observed = await call_until_recording(carrier, observer, person.national, caller)
+    private_app.kill()
+    await call.play("tone:440")  # the caller goes on talking while nobody drives the call
+    private_app.start()
+    await private_app.wait_for_log(rf"channel {observed.channel_id}: taking up a message left recording")
+    postgres.stop_cluster(directory)
+    # The caller ends the message with #: told it is saved, although it waits in the spool.
+    await call.send_dtmf("#")
+    await call.wait_hung_up(timeout=20)
+    assert media_names(observed.media)[-1] == "message-saved"
+    assert log_lines(
+        private_app.log_text(), rf"ERROR .*channel {observed.channel_id}: message left in the spool, database unavailable"
+    )
+    start_cluster_again(directory)
+    with private_factory() as db:
+        [message] = await wait_for_messages(db, person.mailbox_id, 1, timeout=30)
+    assert message.caller_number == "+33" + caller[1:]
+    assert log_lines(private_app.log_text(), "recovered from the deposit spool")

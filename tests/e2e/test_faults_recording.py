@@ -13,7 +13,7 @@ from reconnect_pbx.sandbox import STASIS_APP
 
 from deposit_helpers import leave_message, media_names, wait_for_messages
 from fault_helpers import dialplan_watch  # noqa: F401  (a fixture)
-from fault_helpers import log_lines, new_caller
+from fault_helpers import log_lines, module_unloaded, new_caller
 from harness import place_call, release_app_name
 
 
@@ -44,6 +44,20 @@ async def test_a_recording_that_cannot_be_written_is_told_to_the_caller_and_logg
     assert media_names(observed.media)[-1] == "technical-problem"
     assert log_lines(running_app.log_text(), rf"ERROR .*channel {observed.channel_id}: .*(could not record|recording failed|kept no file)")
     # The service is still up: the next caller leaves a message.
+    await leave_message(carrier, observer, person.national, new_caller())
+    await wait_for_messages(db, person.mailbox_id, 1)
+
+
+async def test_a_recording_asterisk_refuses_to_start_ends_the_call_and_keeps_the_service_up(running_app, sandbox, carrier, observer, enrol, db):
+    person = enrol()
+    caller = new_caller()
+    # Without its WAV format, Asterisk refuses the recording request itself (422: unknown format).
+    with module_unloaded(sandbox, "format_wav.so"):
+        call = await place_call(carrier, person.national, caller)
+        await call.wait_hung_up(timeout=30)
+    observed = await observer.call_from(caller)
+    assert log_lines(running_app.log_text(), rf"ERROR .*channel {observed.channel_id}: Asterisk could not record the message")
+    assert observed.recordings == []
     await leave_message(carrier, observer, person.national, new_caller())
     await wait_for_messages(db, person.mailbox_id, 1)
 

@@ -115,7 +115,7 @@ async def test_the_callers_audio_is_recorded_by_the_pbx(carrier: AriApp, pbx_app
     since = pbx_app.mark()
     await pbx_app.post(f"/channels/{channel}/record", name=name, format="wav", ifExists="overwrite")
     await pbx_app.wait_event("RecordingStarted", since=since)
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(1.5)  # the caller speaks a while; the duration is then read on Asterisk's side
     await pbx_app.post(f"/recordings/live/{name}/stop")
     finished = await pbx_app.wait_event("RecordingFinished", since=since)
     assert finished["recording"]["duration"] >= 1
