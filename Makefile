@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages test test-unit test-integration test-e2e demo demo-stop sandbox-up sandbox-down check-migrations clean
+.PHONY: setup system-packages test test-unit test-integration test-web test-e2e demo demo-stop sandbox-up sandbox-down check-migrations clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +20,17 @@ system-packages:
 	@scripts/install-system-packages
 
 test: setup
-	$(PYTEST) -q tests/unit tests/integration tests/e2e
+	$(PYTEST) -q tests/unit tests/integration tests/web tests/e2e
 
 test-unit: $(STAMP)
 	$(PYTEST) -q tests/unit
 
 test-integration: $(STAMP)
 	$(PYTEST) -q tests/integration
+
+# The staff web application: route x role table, and a real Chromium against `reconnect-pbx web`.
+test-web: setup
+	$(PYTEST) -q tests/web
 
 test-e2e: setup
 	$(PYTEST) -q tests/e2e

@@ -253,3 +253,10 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def cli_centre(cli_runner: Any, unique_name: Callable[[str], str]) -> str:
+    name = unique_name("Centre")
+    assert cli_runner("centre", "add", name).exit_code == 0
+    return name

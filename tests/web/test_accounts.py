@@ -1,0 +1,150 @@
+"""Staff accounts: the operator's commands, the one-time password link, password rules, session
+timeouts, throttling per client address, and a form sent twice enrolling once."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from reconnect_pbx.models import Beneficiary, FormSubmission, StaffAccount
+
+from .conftest import PASSWORD, csrf_of
+
+
+def _link_path(output: str) -> str:
+    match = re.search(r"https?://[^/\s]+(/password/set/[A-Za-z0-9_-]+)", output)
+    assert match, output
+    return match.group(1)
+
+
+def test_an_operator_adds_an_account_whose_owner_sets_a_password_through_a_one_time_link(app, cli_runner, cli_centre, session_factory) -> None:  # type: ignore[no-untyped-def]
+    result = cli_runner("staff", "add", "Nouvelle.Personne@Example.org", "--centre", cli_centre)
+    assert result.exit_code == 0, result.output
+    path = _link_path(result.output)
+    with session_factory() as db:
+        account = db.scalar(select(StaffAccount).where(StaffAccount.email == "nouvelle.personne@example.org"))
+        # Only the hash of the link's token is stored, and no password yet.
+        assert account.password_hash is None and path.rsplit("/", 1)[1] not in (account.password_token_hash or "")
+    client = app.test_client()
+    token = csrf_of(client, path)
+    short = client.post(path, data={"csrf_token": token, "password": "court", "confirm": "court"})
+    assert "12 caractères" in short.get_data(as_text=True)
+    known = client.post(path, data={"csrf_token": token, "password": "motdepasse123", "confirm": "motdepasse123"})
+    assert "trop courant" in known.get_data(as_text=True)
+    assert client.post(path, data={"csrf_token": token, "password": PASSWORD, "confirm": PASSWORD}).status_code == 302
+    # The link served once.
+    assert client.get(path).status_code == 404
+    listed = json.loads(cli_runner("staff", "list", "--json").stdout)
+    assert {"email": "nouvelle.personne@example.org", "password_set": True, "disabled": False}.items() <= next(
+        row for row in listed if row["email"] == "nouvelle.personne@example.org"
+    ).items()
+
+
+def test_a_password_link_expires(app, cli_runner, cli_centre, clock) -> None:  # type: ignore[no-untyped-def]
+    result = cli_runner("staff", "add", "expiring@example.org", "--centre", cli_centre)
+    path = _link_path(result.output)
+    clock.offset = 73 * 3600
+    assert app.test_client().get(path).status_code == 404
+
+
+def test_a_disabled_account_is_logged_out_and_cannot_log_in(app, login, cli_runner, shared_world, make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world()
+    client = login(world.staff_a)
+    assert client.get("/people").status_code == 200
+    assert cli_runner("staff", "disable", world.staff_a).exit_code == 0
+    assert client.get("/people").status_code == 302
+    fresh = app.test_client()
+    page = fresh.post("/login", data={"email": world.staff_a, "password": PASSWORD, "csrf_token": csrf_of(fresh, "/login")})
+    assert "Adresse e-mail ou mot de passe incorrect." in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("idle_minutes,logged_in", [(29, True), (31, False)])
+def test_a_session_ends_after_30_idle_minutes(login, shared_world, clock, idle_minutes: int, logged_in: bool) -> None:  # type: ignore[no-untyped-def]
+    client = login(shared_world.staff_a)
+    clock.offset = idle_minutes * 60
+    response = client.get("/people")
+    assert (response.status_code == 200) is logged_in
+
+
+def test_a_session_ends_after_10_hours_even_when_busy(login, shared_world, clock) -> None:  # type: ignore[no-untyped-def]
+    client = login(shared_world.staff_a)
+    for hour in range(1, 20):
+        clock.offset = hour * 20 * 60  # a page every 20 minutes
+        if client.get("/people").status_code != 200:
+            break
+    assert hour * 20 > 10 * 60 - 20 and hour * 20 <= 10 * 60 + 20
+
+
+def test_changing_the_password_ends_the_account_s_other_sessions(login, make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world()
+    here = login(world.staff_b)
+    elsewhere = login(world.staff_b)
+    new = "une autre phrase encore plus longue"
+    response = here.post("/account/password", data={
+        "pw-csrf_token": csrf_of(here, "/account"), "pw-current": PASSWORD, "pw-password": new, "pw-confirm": new,
+    })
+    assert response.status_code == 302
+    assert here.get("/people").status_code == 200
+    assert elsewhere.get("/people").status_code == 302
+
+
+def test_logins_are_throttled_per_client_address_whatever_the_account(app, shared_world) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    token = csrf_of(client, "/login")
+    for attempt in range(30):
+        client.post("/login", data={"email": f"guess-{attempt}@example.org", "password": "x" * 12, "csrf_token": token})
+    page = client.post("/login", data={"email": shared_world.staff_a, "password": PASSWORD, "csrf_token": token})
+    assert "Trop d'essais" in page.get_data(as_text=True)
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "198.51.100.8"
+    assert other.post("/login", data={"email": shared_world.staff_a, "password": PASSWORD, "csrf_token": csrf_of(other, "/login")}).status_code == 302
+
+
+def test_an_enrolment_form_sent_twice_enrols_once(login, shared_world, session_factory) -> None:  # type: ignore[no-untyped-def]
+    client = login(shared_world.staff_a)
+    page = client.get("/people/new").get_data(as_text=True)
+    form = {
+        "csrf_token": csrf_of(client, "/people/new"),
+        "submission": re.search(r'name="submission" type="hidden" value="([^"]+)"', page).group(1),
+        "centre": re.search(r'name="centre" value="([^"]+)"', page).group(1),
+        "display_name": "Deux clics",
+        "language": "fr",
+        "number": "",
+    }
+    first = client.post("/people/new", data=form)
+    second = client.post("/people/new", data=form)
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    with session_factory() as db:
+        assert db.scalar(select(func.count()).select_from(Beneficiary).where(Beneficiary.display_name == "Deux clics")) == 1
+        assert db.get(FormSubmission, form["submission"]).beneficiary_id is not None
+
+
+def test_an_enrolment_form_with_errors_says_why_in_french_and_writes_nothing(login, shared_world, session_factory) -> None:  # type: ignore[no-untyped-def]
+    client = login(shared_world.staff_a)
+    page = client.get("/people/new").get_data(as_text=True)
+    with session_factory() as db:
+        before = db.scalar(select(func.count()).select_from(Beneficiary))
+    response = client.post("/people/new", data={
+        "csrf_token": csrf_of(client, "/people/new"),
+        "submission": re.search(r'name="submission" type="hidden" value="([^"]+)"', page).group(1),
+        "centre": re.search(r'name="centre" value="([^"]+)"', page).group(1),
+        "display_name": "   ", "language": "fr", "number": "",
+    })
+    assert response.status_code == 400
+    assert "Indiquez le nom de la personne." in response.get_data(as_text=True)
+    with session_factory() as db:
+        assert db.scalar(select(func.count()).select_from(Beneficiary)) == before
+
+
+def test_an_account_reads_the_pages_in_english_when_it_chooses_so(login, make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world()
+    client = login(world.staff_a)
+    assert "Personnes" in client.get("/people").get_data(as_text=True)
+    client.post("/account/language", data={"lang-csrf_token": csrf_of(client, "/account"), "lang-language": "en"})
+    page = client.get("/people").get_data(as_text=True)
+    assert "People" in page and "Inscrire une personne" not in page
