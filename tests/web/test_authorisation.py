@@ -168,3 +168,21 @@ def test_actions_are_audited_under_the_staff_account(login, shared_world, new_pe
         ).one()
         assert (event.actor, event.action) == (f"web:{W.staff_a}", "beneficiary.suspend")
         assert db.get(Beneficiary, person).status == BeneficiaryStatus.SUSPENDED
+
+
+def test_a_toll_fraud_suspension_is_lifted_from_the_person_s_page(login, shared_world, new_person, session_factory) -> None:  # type: ignore[no-untyped-def]
+    from reconnect_pbx.config import CallbackSettings
+    from reconnect_pbx.db import transaction
+    from reconnect_pbx.services import outbound
+
+    person = new_person()
+    with transaction(session_factory) as db:
+        outbound._suspend(db, person, count=5, rules=CallbackSettings())
+    client = login(shared_world.staff_a)
+    page = client.get(f"/people/{person}").get_data(as_text=True)
+    assert 'id="calls-resume"' in page
+    assert client.post(f"/people/{person}/calls-resume", data={"csrf_token": csrf_of(client, "/people")}).status_code == 302
+    with session_factory() as db:
+        assert not outbound.is_suspended(db, person)
+        event = db.scalars(select(AuditEvent).where(AuditEvent.beneficiary_id == person).order_by(AuditEvent.id.desc()).limit(1)).one()
+        assert event.actor == f"web:{shared_world.staff_a}"
