@@ -79,7 +79,7 @@ def disable(app: App, email: str, as_json: bool) -> None:
 
 
 def _print_link(app: App, account: staff.NewAccount, as_json: bool, what: str) -> None:
-    url = f"{app.settings.web.base_url.rstrip('/')}/password/set/{account.token}"
+    url = f"{app.settings.web.base_url.rstrip('/')}/password/set?t={account.token}"
     if as_json:
         print_json({"email": account.email, "centre": account.centre, "role": account.role, "link": url,
                     "expires_at": account.expires_at})

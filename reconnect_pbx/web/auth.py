@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField
+from wtforms import EmailField, HiddenField, PasswordField, SelectField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from reconnect_pbx.models import Language, StaffAccount, StaffRole
@@ -109,6 +109,7 @@ def _password_field(label):  # type: ignore[no-untyped-def]
 
 
 class SetPasswordForm(FlaskForm):
+    token = HiddenField()
     password = _password_field(_l("Nouveau mot de passe (12 caractères au moins)"))
     confirm = PasswordField(
         _l("Le même mot de passe, une seconde fois"),
@@ -167,14 +168,18 @@ def logout():  # type: ignore[no-untyped-def]
     return redirect(url_for("auth.login"))
 
 
-@bp.route("/password/set/<token>", methods=["GET", "POST"])
-def set_password(token: str):  # type: ignore[no-untyped-def]
+@bp.route("/password/set", methods=["GET", "POST"])
+def set_password():  # type: ignore[no-untyped-def]
+    """The one-time link: ``/password/set?t=TOKEN``. The token travels in the query string, which
+    neither gunicorn's nor nginx's access log keeps (deploy/), and then in the form, never in a path."""
+    form = SetPasswordForm()
+    token = (form.token.data if request.method == "POST" else request.args.get("t")) or ""
     with transaction() as db:
         found = staff.account_for_token(db, token, now())
         email = found.email if found else None
     if email is None:
         return render_template("auth/link_expired.html"), 404
-    form = SetPasswordForm()
+    form.token.data = token
     if form.validate_on_submit():
         try:
             with transaction() as db:
@@ -186,7 +191,7 @@ def set_password(token: str):  # type: ignore[no-untyped-def]
             session.clear()
             flash(_("Votre mot de passe est enregistré : connectez-vous."), "success")
             return redirect(url_for("auth.login"))
-    return render_template("auth/set_password.html", form=form, email=email)
+    return render_template("auth/set_password.html", form=form, email=email), (400 if form.errors else 200)
 
 
 @bp.route("/account")

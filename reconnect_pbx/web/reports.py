@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -44,11 +41,6 @@ def usage_csv():  # type: ignore[no-untyped-def]
     month, result, error = _usage()
     if error or result is None:
         return Response(error or "", status=400, mimetype="text/plain")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["month", *reports.CentreUsage.columns()])
-    for row in result.centres:
-        writer.writerow([str(result.month), *row.as_dict().values()])
-    response = Response(buffer.getvalue(), mimetype="text/csv")
+    response = Response(reports.csv_text(result), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="usage-{result.month}.csv"'
     return response

@@ -16,7 +16,7 @@ from .conftest import PASSWORD, csrf_of
 
 
 def _link_path(output: str) -> str:
-    match = re.search(r"https?://[^/\s]+(/password/set/[A-Za-z0-9_-]+)", output)
+    match = re.search(r"https?://[^/\s]+(/password/set\?t=[A-Za-z0-9_-]+)", output)
     assert match, output
     return match.group(1)
 
@@ -28,14 +28,15 @@ def test_an_operator_adds_an_account_whose_owner_sets_a_password_through_a_one_t
     with session_factory() as db:
         account = db.scalar(select(StaffAccount).where(StaffAccount.email == "nouvelle.personne@example.org"))
         # Only the hash of the link's token is stored, and no password yet.
-        assert account.password_hash is None and path.rsplit("/", 1)[1] not in (account.password_token_hash or "")
+        assert account.password_hash is None and path.rsplit("=", 1)[1] not in (account.password_token_hash or "")
     client = app.test_client()
-    token = csrf_of(client, path)
-    short = client.post(path, data={"csrf_token": token, "password": "court", "confirm": "court"})
+    csrf = csrf_of(client, path)
+    form = {"csrf_token": csrf, "token": path.rsplit("=", 1)[1]}
+    short = client.post("/password/set", data={**form, "password": "court", "confirm": "court"})
     assert "12 caractères" in short.get_data(as_text=True)
-    known = client.post(path, data={"csrf_token": token, "password": "motdepasse123", "confirm": "motdepasse123"})
+    known = client.post("/password/set", data={**form, "password": "motdepasse123", "confirm": "motdepasse123"})
     assert "trop courant" in known.get_data(as_text=True)
-    assert client.post(path, data={"csrf_token": token, "password": PASSWORD, "confirm": PASSWORD}).status_code == 302
+    assert client.post("/password/set", data={**form, "password": PASSWORD, "confirm": PASSWORD}).status_code == 302
     # The link served once.
     assert client.get(path).status_code == 404
     listed = json.loads(cli_runner("staff", "list", "--json").stdout)

@@ -36,7 +36,7 @@ ROUTES = [
     ("POST", "/people/{person}/close", 302),
 ]
 # Routes open to everyone (their own checks are tested in test_accounts.py).
-PUBLIC = {"/login", "/logout", "/password/set/<token>", "/static/<path:filename>"}
+PUBLIC = {"/login", "/logout", "/password/set", "/static/<path:filename>"}
 # Routes that take form fields naming a centre or a number (the forged-field tests below).
 FORM_ROUTES = {"/people/new", "/account/language", "/account/password"}
 
