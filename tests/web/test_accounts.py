@@ -152,3 +152,33 @@ def test_an_account_reads_the_pages_in_english_when_it_chooses_so(login, make_wo
     client.post("/account/language", data={"lang-csrf_token": csrf_of(client, "/account"), "lang-language": "en"})
     page = client.get("/people").get_data(as_text=True)
     assert "People" in page and "Inscrire une personne" not in page
+
+
+def test_staff_commands_refuse_a_duplicate_or_unknown_account_in_one_line(cli_runner, cli_centre) -> None:  # type: ignore[no-untyped-def]
+    assert cli_runner("staff", "add", "twice@example.org", "--centre", cli_centre).exit_code == 0
+    again = cli_runner("staff", "add", "TWICE@example.org", "--centre", cli_centre)
+    assert again.exit_code == 2 and "already exists" in again.output
+    unknown = cli_runner("staff", "disable", "nobody-at-all@example.org")
+    assert unknown.exit_code == 2 and "no staff account" in unknown.output
+    not_an_address = cli_runner("staff", "add", "not-an-address", "--centre", cli_centre)
+    assert not_an_address.exit_code == 2 and "not an e-mail address" in not_an_address.output
+
+
+def test_the_web_command_refuses_to_start_without_a_secret_key(cli_runner) -> None:  # type: ignore[no-untyped-def]
+    result = cli_runner("web")
+    assert result.exit_code == 1
+    assert "web.secret_key must be set" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("typed", ["{national}", "{e164}", "{last6}", "Personne A"])
+def test_people_are_found_by_name_or_by_their_number_in_any_written_form(login, shared_world, session_factory, typed: str) -> None:  # type: ignore[no-untyped-def]
+    from reconnect_pbx import phone
+    from reconnect_pbx.services import people
+
+    with session_factory() as db:
+        e164 = people.details(db, db.get(Beneficiary, shared_world.person_a)).e164
+    query = typed.format(national=phone.national_format(e164), e164=e164, last6=e164[-6:])
+    if typed == "Personne A":
+        query = shared_world.centre_a.replace("Centre", "Personne")
+    page = login(shared_world.staff_a).get("/people", query_string={"q": query}).get_data(as_text=True)
+    assert f"/people/{shared_world.person_a}\"" in page
