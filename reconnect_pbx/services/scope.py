@@ -110,7 +110,7 @@ def free_numbers(session: Session, account: StaffAccount, now: datetime, centre_
     return rows
 
 
-def search_people(session: Session, account: StaffAccount, query: str = "") -> list[people.PersonRow]:
+def search_people(session: Session, account: StaffAccount, query: str = "", region: str = "FR") -> list[people.PersonRow]:
     """The account's people whose name holds ``query``, or whose number matches it in any form
     (``01 42 68 53 00``, ``+33 1 42...``, or a run of at least four of its digits)."""
     rows: list[people.PersonRow] = []
@@ -123,7 +123,7 @@ def search_people(session: Session, account: StaffAccount, query: str = "") -> l
     if len(digits) >= _MIN_SEARCH_DIGITS and not any(ch.isalpha() for ch in query):
         wanted = {digits}
         try:
-            wanted.update(phone.digit_forms(phone.normalise(query, "FR", None)))
+            wanted.update(phone.digit_forms(phone.normalise(query, region, None)))
         except phone.InvalidNumber:
             pass
         return [

@@ -58,7 +58,7 @@ def root():  # type: ignore[no-untyped-def]
 def index():  # type: ignore[no-untyped-def]
     query = request.args.get("q", "")[:100]
     with transaction() as db:
-        rows = scope.search_people(db, account(db), query)
+        rows = scope.search_people(db, account(db), query, settings().numbers.default_region)
     return render_template("people/list.html", rows=rows, query=query)
 
 
