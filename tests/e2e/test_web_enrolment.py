@@ -14,7 +14,7 @@ from reconnect_pbx.db import transaction
 from reconnect_pbx.models import Centre, Mailbox
 from reconnect_pbx.services import numbers
 from web.conftest import browser, download_dir, live_server, make_account, page  # noqa: F401 - fixtures
-from web.test_browser import log_in, wait_for
+from web.test_browser import log_in, submit_and_wait, wait_for
 
 from deposit_helpers import leave_message, wait_for_messages
 
@@ -33,7 +33,7 @@ async def test_a_person_enrolled_in_the_browser_sees_a_new_message_on_their_page
         page.get(f"{live_server}/people/new")
         page.find_element(By.ID, "display_name").send_keys("Dominique E.")
         Select(page.find_element(By.ID, "number")).select_by_value(number)  # the centre's pool holds others
-        page.find_element(By.CSS_SELECTOR, "form[data-once] button[type=submit]").click()
+        submit_and_wait(page, page.find_element(By.CSS_SELECTOR, "form[data-once] button[type=submit]"))
         shown = wait_for(page, "shown-number").text
         return int(page.current_url.rstrip("/").rsplit("/", 1)[1]), shown
 

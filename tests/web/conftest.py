@@ -219,7 +219,8 @@ def browser(download_dir: Path) -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1024,900"):
+    # A French browser, as at the centres: pages before login follow the browser's language.
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1024,900", "--lang=fr-FR"):
         options.add_argument(argument)
     options.add_experimental_option(
         "prefs",
@@ -227,6 +228,7 @@ def browser(download_dir: Path) -> Iterator[Any]:
             "download.default_directory": str(download_dir),
             "download.prompt_for_download": False,
             "plugins.always_open_pdf_externally": True,
+            "intl.accept_languages": "fr-FR,fr",
         },
     )
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)

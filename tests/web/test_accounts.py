@@ -182,3 +182,9 @@ def test_people_are_found_by_name_or_by_their_number_in_any_written_form(login, 
         query = shared_world.centre_a.replace("Centre", "Personne")
     page = login(shared_world.staff_a).get("/people", query_string={"q": query}).get_data(as_text=True)
     assert f"/people/{shared_world.person_a}\"" in page
+
+
+@pytest.mark.parametrize("accept,heading", [("fr-FR,fr;q=0.9", "Connexion"), ("en-GB,en;q=0.9", "Log in"), ("de-DE", "Connexion")])
+def test_the_login_page_follows_the_browser_s_language_french_first(app, accept: str, heading: str) -> None:  # type: ignore[no-untyped-def]
+    page = app.test_client().get("/login", headers={"Accept-Language": accept}).get_data(as_text=True)
+    assert f"<h1>{heading}</h1>" in page

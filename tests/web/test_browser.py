@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -26,7 +27,21 @@ def log_in(page: Any, base: str, email: str, password: str = PASSWORD) -> None:
     page.get(f"{base}/login")
     page.find_element(By.ID, "email").send_keys(email)
     page.find_element(By.ID, "password").send_keys(password)
-    page.find_element(By.CSS_SELECTOR, "button[type=submit].primary").click()
+    submit_and_wait(page, page.find_element(By.CSS_SELECTOR, "button[type=submit].primary"))
+
+
+def submit_and_wait(page: Any, button: Any) -> None:
+    """Click ``button`` and wait for the page it leads to (the old page's elements go stale)."""
+    button.click()
+
+    def left(_driver: Any) -> bool:
+        try:
+            button.is_enabled()
+        except WebDriverException:  # stale, or no longer in any document
+            return True
+        return False
+
+    WebDriverWait(page, 30).until(left)
     WebDriverWait(page, 30).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "main h1")))
 
 
@@ -35,10 +50,8 @@ def wait_for(page: Any, element_id: str) -> Any:
 
 
 def click(page: Any, element_id: str) -> None:
-    """Click and wait for the next page (the old one goes stale)."""
-    button = page.find_element(By.ID, element_id)
-    button.click()
-    WebDriverWait(page, 30).until(expected_conditions.staleness_of(button))
+    """Click and wait for the next page."""
+    submit_and_wait(page, page.find_element(By.ID, element_id))
 
 
 def downloaded(folder: Path, name: str) -> Path:
@@ -57,9 +70,9 @@ def text_of(page: Any, element_id: str) -> str:
 def test_staff_enrol_a_person_and_print_their_cards(page, live_server, world: World, download_dir: Path, session_factory) -> None:  # type: ignore[no-untyped-def]
     started = time.monotonic()
     log_in(page, live_server, world.staff_a)
-    page.find_element(By.LINK_TEXT, "Inscrire").click()
+    submit_and_wait(page, page.find_element(By.LINK_TEXT, "Inscrire"))
     page.find_element(By.ID, "display_name").send_keys("Camille D.")
-    page.find_element(By.CSS_SELECTOR, "form[data-once] button[type=submit]").click()
+    submit_and_wait(page, page.find_element(By.CSS_SELECTOR, "form[data-once] button[type=submit]"))
     pin = wait_for(page, "shown-pin").text
     number = text_of(page, "shown-number")
     page.find_element(By.ID, "cards-pdf").click()
@@ -121,8 +134,8 @@ def test_another_centre_s_person_by_url_or_forged_field_answers_404_and_nothing_
     page.get(f"{live_server}/people/new")
     page.find_element(By.ID, "display_name").send_keys("Forged")
     page.execute_script(f"document.querySelector('input[name=centre]').value = '{other_centre}'")
-    page.find_element(By.CSS_SELECTOR, "form[data-once] button[type=submit]").click()
-    WebDriverWait(page, 30).until(lambda p: p.find_element(By.TAG_NAME, "h1").text == "Introuvable")
+    submit_and_wait(page, page.find_element(By.CSS_SELECTOR, "form[data-once] button[type=submit]"))
+    assert page.find_element(By.TAG_NAME, "h1").text == "Introuvable"
     # And with a number of another centre's pool put into the number list.
     page.get(f"{live_server}/people/new")
     page.find_element(By.ID, "display_name").send_keys("Forged")
@@ -131,8 +144,8 @@ def test_another_centre_s_person_by_url_or_forged_field_answers_404_and_nothing_
         " document.getElementById('number').appendChild(o);",
         world.free_b[0],
     )
-    page.find_element(By.CSS_SELECTOR, "form[data-once] button[type=submit]").click()
-    WebDriverWait(page, 30).until(lambda p: p.find_element(By.TAG_NAME, "h1").text == "Introuvable")
+    submit_and_wait(page, page.find_element(By.CSS_SELECTOR, "form[data-once] button[type=submit]"))
+    assert page.find_element(By.TAG_NAME, "h1").text == "Introuvable"
     with session_factory() as db:
         assert db.scalar(select(func.count()).select_from(Beneficiary)) == people_before
         assert db.get(Beneficiary, world.person_b).status == BeneficiaryStatus.ACTIVE
