@@ -227,10 +227,10 @@ class WebSettings:
 
     # gunicorn binds here; nginx proxies to it. Keep it on loopback.
     listen_address: str = "127.0.0.1"
-    listen_port: int = 8095
+    listen_port: int = 8070
     workers: int = 2
     # The address staff type in their browser: the one-time password links printed by `staff add`.
-    base_url: str = "http://127.0.0.1:8095"
+    base_url: str = "http://127.0.0.1:8070"
     # Signs session cookies and CSRF tokens: 32 random bytes in hex; `web` refuses to start without.
     secret_key: str = ""
     # Send cookies only over HTTPS (the deployment behind nginx); false only for plain-HTTP tests.
