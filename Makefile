@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages test test-unit test-integration test-e2e coverage demo demo-stop sandbox-up sandbox-down check-migrations clean
+.PHONY: setup system-packages test test-unit test-integration test-web test-e2e coverage demo demo-stop sandbox-up sandbox-down check-migrations clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ system-packages:
 	@scripts/install-system-packages
 
 test: setup
-	$(PYTEST) -q tests/unit tests/integration tests/e2e
+	$(PYTEST) -q tests/unit tests/integration tests/web tests/e2e
 
 test-unit: $(STAMP)
 	$(PYTEST) -q tests/unit
@@ -28,13 +28,17 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(PYTEST) -q tests/integration
 
+# The staff web application: route x role table, and a real Chromium against `reconnect-pbx web`.
+test-web: setup
+	$(PYTEST) -q tests/web
+
 test-e2e: setup
 	$(PYTEST) -q tests/e2e
 
 # Line coverage of reconnect_pbx, per package, over unit + integration + e2e (every `serve` and CLI
 # process the tests start measures itself: tests/coverage/sitecustomize.py). No threshold.
 # A subset: `make coverage COVERAGE_TESTS="tests/unit tests/integration"`.
-COVERAGE_TESTS ?= tests/unit tests/integration tests/e2e
+COVERAGE_TESTS ?= tests/unit tests/integration tests/web tests/e2e
 COVERAGE_DATA := $(CURDIR)/.coverage-data
 coverage: setup
 	rm -rf $(COVERAGE_DATA) && mkdir -p $(COVERAGE_DATA)/saved

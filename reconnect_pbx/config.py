@@ -232,6 +232,37 @@ class AsteriskSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The staff web application (`reconnect-pbx web`), normally behind nginx with TLS."""
+
+    # gunicorn binds here; nginx proxies to it. Keep it on loopback.
+    listen_address: str = "127.0.0.1"
+    listen_port: int = 8070
+    workers: int = 2
+    # The address staff type in their browser: the one-time password links printed by `staff add`.
+    base_url: str = "http://127.0.0.1:8070"
+    # Signs session cookies and CSRF tokens: 32 random bytes in hex; `web` refuses to start without.
+    secret_key: str = ""
+    # Send cookies only over HTTPS (the deployment behind nginx); false only for plain-HTTP tests.
+    cookie_secure: bool = True
+    # How many proxies (nginx) stand before gunicorn: their X-Forwarded-For/-Proto are believed.
+    trusted_proxies: int = 0
+    idle_timeout_minutes: int = 30
+    absolute_timeout_hours: int = 10
+    password_link_hours: int = 72
+    # Failed logins allowed in login_window_minutes, per typed address and per client IP address.
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 30
+    login_window_minutes: int = 15
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.listen_port <= 65535:
+            raise ConfigError(f"web.listen_port must be 0-65535, got {self.listen_port}")
+        if self.idle_timeout_minutes < 1 or self.absolute_timeout_hours < 1:
+            raise ConfigError("web.idle_timeout_minutes and web.absolute_timeout_hours must be at least 1")
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     ari: AriSettings = field(default_factory=AriSettings)
@@ -246,6 +277,7 @@ class Settings:
     cards: CardSettings = field(default_factory=CardSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
 
 def load_settings(

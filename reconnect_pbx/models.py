@@ -315,3 +315,64 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
     # As the caller ID arrived (not normalised); NULL when withheld: all withheld callers share one count.
     caller_number: Mapped[str | None] = mapped_column(String(32), index=True)
+
+
+class StaffRole(str, enum.Enum):
+    # A centre's staff see and act on their centre only; an admin, on every centre.
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class StaffAccount(Base):
+    """A login to the web application (``reconnect-pbx web``), made by an operator with `staff add`."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Kept in lower case: the login compares lower-cased addresses.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), index=True)
+    role: Mapped[StaffRole] = mapped_column(_str_enum(StaffRole, "staff_role"), default=StaffRole.STAFF)
+    # argon2id; NULL until the person sets a password through their one-time link.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # SHA-256 of the one-time password link's token (the token itself is only ever printed once).
+    password_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    language: Mapped[Language] = mapped_column(_str_enum(Language, "language"), default=Language.FR)
+    created_at: Mapped[datetime] = _now()
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    centre: Mapped[Centre] = relationship()
+
+
+class StaffLoginAttempt(Base):
+    """Failed and successful web logins, for throttling per account and per client address.
+
+    ``email`` is what was typed (lower-cased), whether or not such an account exists, so that an
+    unknown address is throttled exactly like a known one."""
+
+    __tablename__ = "staff_login_attempts"
+    __table_args__ = (
+        Index("ix_staff_login_attempts_email_at", "email", "at"),
+        Index("ix_staff_login_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = _now()
+    email: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class FormSubmission(Base):
+    """A web form's one-time token, so that a form sent twice (double click, reload) acts once."""
+
+    __tablename__ = "form_submissions"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_account_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
+    # What the first submission made (the enrolled person), to send the second one there.
+    beneficiary_id: Mapped[int | None] = mapped_column(ForeignKey("beneficiaries.id"))
+    created_at: Mapped[datetime] = _now()

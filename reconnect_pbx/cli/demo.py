@@ -39,6 +39,9 @@ def demo_up() -> None:
         click.echo(f"PIN (shown once): {state.pin}")
     else:
         click.echo(f"PIN: shown when the person was enrolled; a new one: {cli} --config {config} pin reset {state.person_id}")
+    if state.web_url:
+        click.echo(f"Staff web application: {state.web_url} (log: {demo_service.DEMO_DIR / 'web.log'})")
+        click.echo(f"  log in as {state.staff_email}, password: {state.staff_password}")
     click.echo("")
     click.echo("Try it:")
     click.echo(f"  {cli} demo call {national.replace(' ', '')}    # the carrier calls and leaves a spoken message")
@@ -74,6 +77,6 @@ def demo_call(ctx: click.Context, number: str, caller: str, text: str) -> None:
 
 @demo.command("down")
 def demo_down() -> None:
-    """Stop serve, the Asterisk sandbox and the demo's private PostgreSQL, if any."""
+    """Stop the web application, serve, the Asterisk sandbox and the demo's private PostgreSQL, if any."""
     demo_service.down()
     click.echo("The demo is stopped.")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import click
 
 from reconnect_pbx.cli.context import App, pass_app
@@ -54,12 +51,7 @@ def usage(app: App, month: str, centre_ref: str | None, as_json: bool, as_csv: b
     if as_json:
         print_json(result.as_dict())
     elif as_csv:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["month", *reports.CentreUsage.columns()])
-        for row in result.centres:
-            writer.writerow([str(result.month), *row.as_dict().values()])
-        click.echo(buffer.getvalue(), nl=False)
+        click.echo(reports.csv_text(result), nl=False)
     else:
         click.echo(
             f"Usage for {result.month} (Europe/Paris); quota {result.monthly_minutes} minutes a person a month"

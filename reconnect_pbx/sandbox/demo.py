@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -26,8 +27,8 @@ from sqlalchemy.engine import make_url
 
 from ..ari import AriClient, Event, EventTimeout
 from ..db import make_engine, make_session_factory, transaction
-from ..models import Centre, Language, NumberAssignment, PhoneNumber
-from ..services import centres, numbers, people, schema
+from ..models import Centre, Language, NumberAssignment, PhoneNumber, StaffAccount, StaffRole
+from ..services import centres, numbers, people, schema, staff
 from . import postgres
 from .chroot import asterisk_root
 from .instance import CARRIER_APP, STASIS_APP, Sandbox, process_alive, write_private
@@ -40,6 +41,8 @@ DEMO_CENTRE = "Centre de démonstration"
 DEMO_NUMBERS = [f"+3397000{n:04d}" for n in range(10)]
 DEMO_ACCESS_NUMBER = "+33970009999"
 DEMO_MEDIA_PORT = 8095
+DEMO_WEB_PORT = 8070
+DEMO_STAFF_EMAIL = "demo@reconnect.invalid"
 SPEECH_INSIDE = "/usr/share/asterisk/sounds/demo"
 
 
@@ -54,6 +57,9 @@ class DemoState:
     person_id: int
     number: str
     pin: str | None  # only on the run that enrolled the person
+    web_url: str = ""
+    staff_email: str = ""
+    staff_password: str = ""
 
 
 def config_path() -> Path:
@@ -73,14 +79,18 @@ def up() -> DemoState:
         f'[database]\nurl = "{database_url}"\n\n'
         f'[ari]\nurl = "{ari.ari_url}"\nusername = "{ari.ari_user}"\npassword = "{ari.ari_password}"\n\n'
         f'[media]\nlisten_address = "127.0.0.1"\nlisten_port = {DEMO_MEDIA_PORT}\n\n'
-        f'[access]\naccess_number = "{DEMO_ACCESS_NUMBER}"\n',
+        f'[access]\naccess_number = "{DEMO_ACCESS_NUMBER}"\n\n'
+        + web_settings(DEMO_WEB_PORT),
     )
     _start_serve(config, ari.ari_url, ari.ari_user, ari.ari_password)
     person_id, number, pin = _ensure_demo_person(database_url)
-    return DemoState(config, database_url, person_id, number, pin)
+    staff_email, staff_password = ensure_demo_staff(database_url)
+    web_url = start_web(config, DEMO_WEB_PORT)
+    return DemoState(config, database_url, person_id, number, pin, web_url, staff_email, staff_password)
 
 
 def down() -> None:
+    stop_web()
     pid = _serve_pid()
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
@@ -155,6 +165,95 @@ def _start_serve(config: Path, ari_url: str, user: str, password: str) -> None:
             pass
         time.sleep(0.2)
     raise DemoError(f"serve did not connect to Asterisk in 20 s; see {DEMO_DIR / 'serve.log'}")
+
+
+# -- the staff web application -------------------------------------------------------------------
+
+
+def web_settings(port: int) -> str:
+    """The demo config's [web] section: plain HTTP on loopback, a secret kept in the demo folder."""
+    secret_file = DEMO_DIR / "web-secret"
+    if not secret_file.exists():
+        write_private(secret_file, secrets.token_hex(32))
+    return (
+        f'[web]\nlisten_address = "127.0.0.1"\nlisten_port = {port}\nbase_url = "http://127.0.0.1:{port}"\n'
+        f'secret_key = "{secret_file.read_text().strip()}"\n'
+        "# Plain HTTP on loopback for the demo only: behind TLS, cookies stay Secure.\ncookie_secure = false\n"
+    )
+
+
+def ensure_demo_staff(database_url: str) -> tuple[str, str]:
+    """An admin account of the demo centre, with a password kept (private) in the demo folder."""
+    password_file = DEMO_DIR / "web-staff-password"
+    engine = make_engine(database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            exists = session.scalar(select(StaffAccount.id).where(StaffAccount.email == DEMO_STAFF_EMAIL))
+            if exists is not None and password_file.exists():
+                return DEMO_STAFF_EMAIL, password_file.read_text().strip()
+            password = "demo " + secrets.token_urlsafe(12)
+            if exists is None:
+                centre = session.scalar(select(Centre).where(Centre.name == DEMO_CENTRE))
+                if centre is None:
+                    centre = centres.add_centre(session, DEMO_CENTRE, "Paris", actor="demo")
+                made = staff.add_account(
+                    session, email=DEMO_STAFF_EMAIL, centre=centre, role=StaffRole.ADMIN, actor="demo", link_hours=1
+                )
+                token = made.token
+            else:
+                token = staff.new_password_link(session, DEMO_STAFF_EMAIL, actor="demo", link_hours=1).token
+            staff.set_password_with_token(session, token, password)
+        write_private(password_file, password)
+        return DEMO_STAFF_EMAIL, password
+    finally:
+        engine.dispose()
+
+
+def _web_pid() -> int | None:
+    try:
+        pid = int((DEMO_DIR / "web.pid").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if process_alive(pid) else None
+
+
+def start_web(config: Path, port: int) -> str:
+    """`reconnect-pbx web` in the background (log: web.log); its URL once it accepts connections."""
+    url = f"http://127.0.0.1:{port}"
+    if _web_pid() is not None:
+        return url
+    cli = str(Path(sys.executable).with_name("reconnect-pbx"))
+    with open(DEMO_DIR / "web.log", "ab") as log:
+        process = subprocess.Popen(
+            [cli, "--config", str(config), "web", "--workers", "1"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives this command
+        )
+    (DEMO_DIR / "web.pid").write_text(str(process.pid))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DemoError(f"the web application exited at start; see {DEMO_DIR / 'web.log'}")
+        try:
+            if httpx.get(f"{url}/login", timeout=2).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise DemoError(f"the web application did not answer in 30 s; see {DEMO_DIR / 'web.log'}")
+
+
+def stop_web() -> None:
+    pid = _web_pid()
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if not process_alive(pid):
+                break
+            time.sleep(0.1)
+    (DEMO_DIR / "web.pid").unlink(missing_ok=True)
 
 
 def _ensure_demo_person(database_url: str) -> tuple[int, str, str | None]:

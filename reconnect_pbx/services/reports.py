@@ -209,3 +209,16 @@ def usage_report(session: Session, month: Month, monthly_minutes: int, centre: C
         for centre_id, name in centres
     ]
     return UsageReport(month=month, monthly_minutes=monthly_minutes, centres=rows)
+
+
+def csv_text(report: UsageReport) -> str:
+    """The report as CSV, one line per centre (the CLI's ``--csv`` and the web page's download)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["month", *CentreUsage.columns()])
+    for row in report.centres:
+        writer.writerow([str(report.month), *row.as_dict().values()])
+    return buffer.getvalue()
