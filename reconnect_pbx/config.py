@@ -336,6 +336,15 @@ def load_settings(
 # make it useless (a lock of a year, a PIN of 40 digits); they leave room for the short limits the
 # end-to-end tests use. Strings with a fixed set of values are in CHOICES.
 RANGES: dict[str, tuple[float, float]] = {
+    "web.listen_port": (1, 65535),
+    "web.workers": (1, 64),
+    "web.trusted_proxies": (0, 5),
+    "web.idle_timeout_minutes": (1, 480),
+    "web.absolute_timeout_hours": (1, 24),
+    "web.password_link_hours": (1, 336),
+    "web.login_failures_per_account": (1, 100),
+    "web.login_failures_per_address": (1, 1000),
+    "web.login_window_minutes": (1, 1440),
     "ari.reconnect_initial_seconds": (0.1, 60),
     "ari.reconnect_max_seconds": (0.5, 600),
     "ari.request_timeout_seconds": (1, 300),

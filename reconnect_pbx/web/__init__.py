@@ -30,11 +30,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from reconnect_pbx.config import ConfigError, Settings
 from reconnect_pbx.db import make_engine, make_session_factory
 from reconnect_pbx.services.errors import NotFound
+from reconnect_pbx.web.common import LANGUAGES
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-LANGUAGES = ("fr", "en")
 
 
 def create_app(

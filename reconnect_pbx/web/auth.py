@@ -13,8 +13,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from reconnect_pbx.models import Language, StaffAccount, StaffRole
 from reconnect_pbx.services import staff
 from reconnect_pbx.services.errors import InvalidInput
-from reconnect_pbx.web import LANGUAGES
-from reconnect_pbx.web.common import account, now, settings, transaction
+from reconnect_pbx.web.common import LANGUAGES, account, now, settings, transaction
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()

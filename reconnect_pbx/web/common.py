@@ -15,6 +15,9 @@ from reconnect_pbx.config import Settings
 from reconnect_pbx.db import transaction as db_transaction
 from reconnect_pbx.models import StaffAccount
 
+# The languages of the pages: French first, English second (per account, or the browser's).
+LANGUAGES = ("fr", "en")
+
 
 @contextmanager
 def transaction() -> Iterator[Session]:
