@@ -45,12 +45,12 @@ class AriSettings:
 
 @dataclass(frozen=True)
 class MediaSettings:
-    # Asterisk fetches greetings and messages from this HTTP server (res_http_media_cache):
-    # bind it to an address only Asterisk can reach.
-    listen_address: str = "127.0.0.1"
-    listen_port: int = 8090
-    # The base URL Asterisk uses to reach it; empty means http://listen_address:listen_port.
-    public_url: str = ""
+    # Stored audio (greetings, names, messages) is played from files written here for the length of
+    # one playback and removed right after (reconnect_pbx/media.py): a tmpfs folder that the service
+    # may write and Asterisk's group may read (docs/deploy.md).
+    playback_dir: str = "/srv/asterisk-root/run/reconnect-pbx-play"
+    # The same folder as Asterisk sees it (Asterisk runs in a chroot); "" when it is the same path.
+    asterisk_playback_dir: str = "/run/reconnect-pbx-play"
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,9 @@ class NumberSettings:
 @dataclass(frozen=True)
 class PinSettings:
     length: int = 6
+    # The secret key (pepper) PINs are hashed with, outside the database: generated at install,
+    # readable by root and the reconnect-pbx group only (reconnect_pbx/services/credentials.py).
+    pepper_file: str = "/etc/reconnect-pbx/pin-pepper"
 
     def __post_init__(self) -> None:
         if self.length < 4:

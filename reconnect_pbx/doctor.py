@@ -4,6 +4,8 @@ What each check looks at, and why that way:
 
 - **database**: connects with the configured URL and compares the schema's migration with the
   code's (``services/schema.py``), as ``serve`` does before it starts.
+- **pin pepper**: the key PINs are hashed with (``pin.pepper_file``) can be read, holds at least
+  32 characters and is not readable by other users; says how many PIN hashes were made before it.
 - **ari**: ``GET /ari/asterisk/info`` with the configured user: reachable and authenticated.
 - **stasis app**: ``GET /ari/applications/<app>``: Asterisk lists an application only while a
   websocket holds it, so a 404 means ``serve`` is not running or not connected to this Asterisk.
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -46,6 +49,8 @@ from . import prompts
 from .ari import AriClient, AriConnectionError, AriError, AriHttpError, NotFound
 from .config import Settings
 from .db import make_engine
+from .models import Credential
+from .services import credentials
 from .services import schema
 
 OK = "ok"
@@ -72,7 +77,7 @@ class CheckResult:
 
 def run_checks(settings: Settings) -> list[CheckResult]:
     """Every check, in a fixed order; never raises for what it checks."""
-    results = [check_database(settings)]
+    results = [check_database(settings), check_pepper(settings)]
     results += asyncio.run(_ari_checks(settings))
     results.append(check_trunk(settings))
     results.append(check_listening(settings))
@@ -106,6 +111,35 @@ def check_database(settings: Settings) -> CheckResult:
         why = f"{shown} is at migration {found.current}, the code expects {expected}"
         return CheckResult(name, FAIL, f"{why}: run `reconnect-pbx db upgrade`")
     return CheckResult(name, OK, f"{shown} at migration {found.current} (latest)")
+
+
+# -- the PIN pepper -------------------------------------------------------------------------------
+
+
+def check_pepper(settings: Settings) -> CheckResult:
+    """The pepper file is there, long enough, readable by no one else; and how many PIN hashes
+    still wait to be peppered (made before it: upgraded at their next login)."""
+    name = "pin pepper"
+    path = settings.pin.pepper_file
+    try:
+        credentials.read_pepper_file(path)
+    except credentials.PepperError as exc:
+        return CheckResult(name, FAIL, str(exc))
+    detail = f"{path} is readable here and by no other user"
+    try:
+        engine = make_engine(settings.database.url, poolclass=NullPool, connect_args={"connect_timeout": TIMEOUT_SECONDS})
+        try:
+            with engine.connect() as connection:
+                old = connection.scalar(
+                    select(func.count()).select_from(Credential).where(~Credential.pin_hash.startswith(credentials.PEPPERED + "$"))
+                )
+        finally:
+            engine.dispose()
+    except (ArgumentError, SQLAlchemyError):
+        return CheckResult(name, OK, detail)  # the database check says why
+    if old:
+        detail += f"; {old} PIN hash(es) made before it, peppered at their next login (or `pin reset`)"
+    return CheckResult(name, OK, detail)
 
 
 # -- ARI: Asterisk, the Stasis application, the prompts -------------------------------------------

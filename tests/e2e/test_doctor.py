@@ -25,7 +25,7 @@ from reconnect_pbx.sandbox.instance import SOUNDS_TARGET
 
 from app_process import CLI, AppProcess
 
-CHECKS = ["database", "ari", "stasis app", "prompts", "trunk", "listening"]
+CHECKS = ["database", "pin pepper", "ari", "stasis app", "prompts", "trunk", "listening"]
 
 
 def doctor_env(sandbox: Sandbox, app: AppProcess, **settings: str) -> dict[str, str]:
