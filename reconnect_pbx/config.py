@@ -172,6 +172,9 @@ class CallbackSettings:
                 raise ConfigError(f"callback.emergency_numbers: {number!r} is not a short number")
 
 
+MIN_RECORD_RETENTION_DAYS = 31
+
+
 @dataclass(frozen=True)
 class RetentionSettings:
     # Messages older than this are deleted with their audio by `purge`, whatever their state.
@@ -179,10 +182,20 @@ class RetentionSettings:
     # A closed person's data is erased this long after closing; -1 means numbers.quarantine_days
     # (the number's quarantine is over: nobody can still be trying to reach them on it).
     closed_erase_after_days: int = -1
+    # Call records older than this lose the caller's and the called number, for everyone (the row,
+    # its times and billed seconds stay for the figures); audit events older than this are deleted.
+    # At least a month: the monthly outbound limits and reports read the current month's records.
+    call_record_retention_days: int = 365
+    audit_retention_days: int = 365
 
     def __post_init__(self) -> None:
         if self.message_retention_days < 1:
             raise ConfigError(f"retention.message_retention_days must be at least 1, got {self.message_retention_days}")
+        for name in ("call_record_retention_days", "audit_retention_days"):
+            if getattr(self, name) < MIN_RECORD_RETENTION_DAYS:
+                raise ConfigError(
+                    f"retention.{name} must be at least {MIN_RECORD_RETENTION_DAYS}, got {getattr(self, name)}"
+                )
         if self.closed_erase_after_days < -1:
             raise ConfigError(
                 f"retention.closed_erase_after_days must be -1 (= numbers.quarantine_days) or more,"
