@@ -33,15 +33,15 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         except (NotImplementedError, RuntimeError):
             pass  # not the main thread (tests)
 
-    # Refuse to start without the PIN pepper rather than fail each login.
-    credentials.use_pepper_file(settings.pin.pepper_file)
-    credentials.load_pepper()
     # connect_timeout: an unreachable database must fail a query in seconds, not hold a caller for
     # TCP's minutes (a deposit then goes on without it).
     engine = make_engine(settings.database.url, pool_size=10, max_overflow=5, connect_args={"connect_timeout": 3})
     # Refuse to start on a database that is unreachable or not migrated: one clear line.
     with engine.connect() as connection:
         schema.ensure_current(connection)
+    # Refuse to start without the PIN pepper rather than fail each login.
+    credentials.use_pepper_file(settings.pin.pepper_file)
+    credentials.load_pepper()
     session_factory = make_session_factory(engine)
     store = PostgresAudioStore()
     media = PlaybackFiles(
