@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import run_in_transaction
+from .db import is_unavailable, run_in_transaction
 from .storage import AudioStore
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,15 @@ class PlaybackFiles:
             for audio_id in audio_ids:
                 if audio_id is None:
                     continue
-                path = await self._run_blocking(self._write, audio_id)
+                try:
+                    path = await self._run_blocking(self._write, audio_id)
+                except Exception as exc:
+                    # The database gone or the folder full: the caller hears the rest (a deposit
+                    # goes on without its personal greeting), as when Asterisk could not fetch it.
+                    if not (is_unavailable(exc) or isinstance(exc, OSError)):
+                        raise
+                    log.warning("stored audio %s left out of a playback: %s", audio_id, str(exc).splitlines()[0])
+                    continue
                 if path is not None:
                     paths.append(path)
             yield [self.media_for(path) for path in paths]

@@ -61,3 +61,10 @@ async def test_clear_makes_the_folder_and_removes_what_a_crash_left(files):
     (files.directory / "left-by-a-crash.wav").write_bytes(AUDIO)
     assert files.clear() == 1
     assert list(files.directory.iterdir()) == []
+
+
+async def test_audio_that_cannot_be_written_is_left_out_and_the_call_goes_on(files, audio_id):
+    files.clear()
+    files.directory.rmdir()  # the tmpfs gone, or full: writing fails
+    async with files.playing(audio_id) as media:
+        assert media == []
