@@ -18,6 +18,9 @@ What each check looks at, and why that way:
   "online" whether registered or not), so this one runs ``<asterisk.cli_command> -rx "pjsip show
   registrations"``: it needs Asterisk on this host and the right to its control socket (root or the
   asterisk group). Skipped when Asterisk is on another host or no registration is configured.
+- **media cache**: ``<asterisk.cli_command> -rx "media cache show all"`` lists no ``http(s)://``
+  item: stored audio is played from files removed after each playback (``media.py``), so any such
+  item is a copy an older version left behind. Skipped without an Asterisk CLI here.
 - **listening**: reads ``http.conf`` and ``manager.conf`` in ``asterisk.config_dir``: ARI (the
   HTTP server) and AMI must listen on loopback addresses only. Skipped for a remote Asterisk (the
   application then reaches ARI over the network by design: firewall it).
@@ -80,6 +83,7 @@ def run_checks(settings: Settings) -> list[CheckResult]:
     results = [check_database(settings), check_pepper(settings)]
     results += asyncio.run(_ari_checks(settings))
     results.append(check_trunk(settings))
+    results.append(check_media_cache(settings))
     results.append(check_listening(settings))
     return results
 
@@ -251,6 +255,33 @@ def check_trunk(settings: Settings) -> CheckResult:
         why = "check the carrier's address and the account in pjsip.conf's trunk-auth"
         return CheckResult(name, FAIL, f"registration {registration!r} to {server} is {status}: {why}")
     return CheckResult(name, OK, f"registration {registration!r} to {server} is Registered")
+
+
+def check_media_cache(settings: Settings) -> CheckResult:
+    """Asterisk's HTTP media cache holds no audio fetched over HTTP: versions that played stored
+    audio as ``sound:http://...`` left a copy of every greeting and message heard there."""
+    name = "media cache"
+    command = shlex.split(settings.asterisk.cli_command)
+    if not command or shutil.which(command[0]) is None:
+        return CheckResult(name, SKIP, "cannot check: no Asterisk CLI here (asterisk.cli_command)")
+    try:
+        result = subprocess.run(
+            [*command, "-rx", "media cache show all"],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_SECONDS * 2,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except (subprocess.TimeoutExpired, OSError) as exc:
+        return CheckResult(name, FAIL, f"the Asterisk CLI failed: {_first_line(exc)}")
+    if result.returncode != 0:
+        return CheckResult(name, FAIL, f"the Asterisk CLI failed ({_last_line(result.stdout + result.stderr)})")
+    cached = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith(("http://", "https://"))]
+    if cached:
+        how = "erase them: docs/deploy.md, section 9"
+        return CheckResult(name, FAIL, f"{len(cached)} audio file(s) fetched over HTTP left in Asterisk's media cache: {how}")
+    return CheckResult(name, OK, "no audio in Asterisk's media cache")
 
 
 def registration_status(output: str, registration: str) -> tuple[str, str] | None:
