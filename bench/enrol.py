@@ -12,6 +12,7 @@ private cluster); the database is dropped at the end.
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
     count = parser.parse_args().count
+    # A pepper for this run (a real install reads pin.pepper_file).
+    credentials.use_pepper(secrets.token_hex(32).encode())
 
     with pg.available_server() as server, pg.throwaway_database(server, prefix="reconnect_bench") as url:
         schema.upgrade(url)

@@ -46,12 +46,12 @@ class AriSettings:
 
 @dataclass(frozen=True)
 class MediaSettings:
-    # Asterisk fetches greetings and messages from this HTTP server (res_http_media_cache):
-    # bind it to an address only Asterisk can reach.
-    listen_address: str = "127.0.0.1"
-    listen_port: int = 8090
-    # The base URL Asterisk uses to reach it; empty means http://listen_address:listen_port.
-    public_url: str = ""
+    # Stored audio (greetings, names, messages) is played from files written here for the length of
+    # one playback and removed right after (reconnect_pbx/media.py): a tmpfs folder that the service
+    # may write and Asterisk's group may read (docs/deploy.md).
+    playback_dir: str = "/srv/asterisk-root/run/reconnect-pbx-play"
+    # The same folder as Asterisk sees it (Asterisk runs in a chroot); "" when it is the same path.
+    asterisk_playback_dir: str = "/run/reconnect-pbx-play"
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,9 @@ class NumberSettings:
 @dataclass(frozen=True)
 class PinSettings:
     length: int = 6
+    # The secret key (pepper) PINs are hashed with, outside the database: generated at install,
+    # readable by root and the reconnect-pbx group only (reconnect_pbx/services/credentials.py).
+    pepper_file: str = "/etc/reconnect-pbx/pin-pepper"
 
     def __post_init__(self) -> None:
         if self.length < 4:
@@ -179,6 +182,9 @@ class CallbackSettings:
                 raise ConfigError(f"callback.emergency_numbers: {number!r} is not a short number")
 
 
+MIN_RECORD_RETENTION_DAYS = 31
+
+
 @dataclass(frozen=True)
 class RetentionSettings:
     # Messages older than this are deleted with their audio by `purge`, whatever their state.
@@ -186,10 +192,20 @@ class RetentionSettings:
     # A closed person's data is erased this long after closing; -1 means numbers.quarantine_days
     # (the number's quarantine is over: nobody can still be trying to reach them on it).
     closed_erase_after_days: int = -1
+    # Call records older than this lose the caller's and the called number, for everyone (the row,
+    # its times and billed seconds stay for the figures); audit events older than this are deleted.
+    # At least a month: the monthly outbound limits and reports read the current month's records.
+    call_record_retention_days: int = 365
+    audit_retention_days: int = 365
 
     def __post_init__(self) -> None:
         if self.message_retention_days < 1:
             raise ConfigError(f"retention.message_retention_days must be at least 1, got {self.message_retention_days}")
+        for name in ("call_record_retention_days", "audit_retention_days"):
+            if getattr(self, name) < MIN_RECORD_RETENTION_DAYS:
+                raise ConfigError(
+                    f"retention.{name} must be at least {MIN_RECORD_RETENTION_DAYS}, got {getattr(self, name)}"
+                )
         if self.closed_erase_after_days < -1:
             raise ConfigError(
                 f"retention.closed_erase_after_days must be -1 (= numbers.quarantine_days) or more,"
@@ -348,7 +364,6 @@ RANGES: dict[str, tuple[float, float]] = {
     "ari.reconnect_initial_seconds": (0.1, 60),
     "ari.reconnect_max_seconds": (0.5, 600),
     "ari.request_timeout_seconds": (1, 300),
-    "media.listen_port": (1, 65535),
     "voicemail.max_message_seconds": (10, 3600),
     "voicemail.max_silence_seconds": (1, 60),
     "voicemail.min_message_seconds": (0, 10),
@@ -379,6 +394,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "callback.hangup_grace_seconds": (1, 60),
     "retention.message_retention_days": (1, 3650),
     "retention.closed_erase_after_days": (-1, 3650),
+    "retention.call_record_retention_days": (31, 3650),
+    "retention.audit_retention_days": (31, 3650),
     "metrics.listen_port": (0, 65535),
 }
 CHOICES: dict[str, tuple[str, ...]] = {

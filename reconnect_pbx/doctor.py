@@ -4,6 +4,8 @@ What each check looks at, and why that way:
 
 - **database**: connects with the configured URL and compares the schema's migration with the
   code's (``services/schema.py``), as ``serve`` does before it starts.
+- **pin pepper**: the key PINs are hashed with (``pin.pepper_file``) can be read, holds at least
+  32 characters and is not readable by other users; says how many PIN hashes were made before it.
 - **ari**: ``GET /ari/asterisk/info`` with the configured user: reachable and authenticated.
 - **stasis app**: ``GET /ari/applications/<app>``: Asterisk lists an application only while a
   websocket holds it, so a 404 means ``serve`` is not running or not connected to this Asterisk.
@@ -23,6 +25,9 @@ What each check looks at, and why that way:
   the chroot's ``asterisk`` user and group must have ids no host user or group has
   (``asterisk_user.py``: 101 is ``postgres`` on many hosts). Skipped for an Asterisk installed on
   the host itself, whose user is the host's own.
+- **media cache**: ``<asterisk.cli_command> -rx "media cache show all"`` lists no ``http(s)://``
+  item: stored audio is played from files removed after each playback (``media.py``), so any such
+  item is a copy an older version left behind. Skipped without an Asterisk CLI here.
 - **listening**: reads ``http.conf`` and ``manager.conf`` in ``asterisk.config_dir``: ARI (the
   HTTP server) and AMI must listen on loopback addresses only. Skipped for a remote Asterisk (the
   application then reaches ARI over the network by design: firewall it).
@@ -45,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -54,7 +60,8 @@ from . import asterisk_user, prompts
 from .ari import AriClient, AriConnectionError, AriError, AriHttpError, NotFound
 from .config import Settings
 from .db import make_engine
-from .services import numbers, schema
+from .models import Credential
+from .services import credentials, numbers, schema
 
 OK = "ok"
 FAIL = "FAIL"
@@ -80,11 +87,12 @@ class CheckResult:
 
 def run_checks(settings: Settings) -> list[CheckResult]:
     """Every check, in a fixed order; never raises for what it checks."""
-    results = [check_database(settings)]
+    results = [check_database(settings), check_pepper(settings)]
     results.append(check_access_number(settings, database_ok=not results[0].failed))
     results += asyncio.run(_ari_checks(settings))
     results.append(check_trunk(settings))
     results.append(check_asterisk_user(settings))
+    results.append(check_media_cache(settings))
     results.append(check_listening(settings))
     return results
 
@@ -142,6 +150,35 @@ def check_access_number(settings: Settings, *, database_ok: bool = True) -> Chec
             "close that person and enrol them again",
         )
     return CheckResult(name, OK, f"{', '.join(sorted(reserved))} is assigned to nobody")
+
+
+# -- the PIN pepper -------------------------------------------------------------------------------
+
+
+def check_pepper(settings: Settings) -> CheckResult:
+    """The pepper file is there, long enough, readable by no one else; and how many PIN hashes
+    still wait to be peppered (made before it: upgraded at their next login)."""
+    name = "pin pepper"
+    path = settings.pin.pepper_file
+    try:
+        credentials.read_pepper_file(path)
+    except credentials.PepperError as exc:
+        return CheckResult(name, FAIL, str(exc))
+    detail = f"{path} is readable here and by no other user"
+    try:
+        engine = make_engine(settings.database.url, poolclass=NullPool, connect_args={"connect_timeout": TIMEOUT_SECONDS})
+        try:
+            with engine.connect() as connection:
+                old = connection.scalar(
+                    select(func.count()).select_from(Credential).where(~Credential.pin_hash.startswith(credentials.PEPPERED + "$"))
+                )
+        finally:
+            engine.dispose()
+    except (ArgumentError, SQLAlchemyError):
+        return CheckResult(name, OK, detail)  # the database check says why
+    if old:
+        detail += f"; {old} PIN hash(es) made before it, peppered at their next login (or `pin reset`)"
+    return CheckResult(name, OK, detail)
 
 
 # -- ARI: Asterisk, the Stasis application, the prompts -------------------------------------------
@@ -281,6 +318,33 @@ def chroot_of(cli_command: str) -> Path | None:
     if words[1].startswith("-"):
         return None  # chroot --userspec=...: not a form this guide uses
     return Path(words[1])
+
+
+def check_media_cache(settings: Settings) -> CheckResult:
+    """Asterisk's HTTP media cache holds no audio fetched over HTTP: versions that played stored
+    audio as ``sound:http://...`` left a copy of every greeting and message heard there."""
+    name = "media cache"
+    command = shlex.split(settings.asterisk.cli_command)
+    if not command or shutil.which(command[0]) is None:
+        return CheckResult(name, SKIP, "cannot check: no Asterisk CLI here (asterisk.cli_command)")
+    try:
+        result = subprocess.run(
+            [*command, "-rx", "media cache show all"],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_SECONDS * 2,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except (subprocess.TimeoutExpired, OSError) as exc:
+        return CheckResult(name, FAIL, f"the Asterisk CLI failed: {_first_line(exc)}")
+    if result.returncode != 0:
+        return CheckResult(name, FAIL, f"the Asterisk CLI failed ({_last_line(result.stdout + result.stderr)})")
+    cached = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith(("http://", "https://"))]
+    if cached:
+        how = "erase them: docs/deploy.md, section 9"
+        return CheckResult(name, FAIL, f"{len(cached)} audio file(s) fetched over HTTP left in Asterisk's media cache: {how}")
+    return CheckResult(name, OK, "no audio in Asterisk's media cache")
 
 
 def registration_status(output: str, registration: str) -> tuple[str, str] | None:

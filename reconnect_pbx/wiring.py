@@ -1,4 +1,4 @@
-"""``reconnect-pbx serve``: wires ARI, the database, the media server and the call flows together.
+"""``reconnect-pbx serve``: wires ARI, the database, the playback files and the call flows together.
 
 This is the one place where transport and domain meet; everything it builds is passed down.
 """
@@ -10,13 +10,13 @@ import logging
 import signal
 
 from .ari import AriClient
-from .config import Settings
+from .config import ConfigError, Settings
 from .db import make_engine, make_session_factory
 from .flows.context import FlowContext
-from .media import MediaServer
+from .media import PlaybackFiles
 from .reconcile import Recovery
 from .metrics import MetricsServer
-from .services import schema
+from .services import credentials, schema
 from .stasis import StasisApplication
 from .storage import PostgresAudioStore
 
@@ -39,15 +39,22 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     # Refuse to start on a database that is unreachable or not migrated: one clear line.
     with engine.connect() as connection:
         schema.ensure_current(connection)
+    # Refuse to start without the PIN pepper rather than fail each login.
+    credentials.use_pepper_file(settings.pin.pepper_file)
+    credentials.load_pepper()
     session_factory = make_session_factory(engine)
     store = PostgresAudioStore()
-    media = MediaServer(
+    media = PlaybackFiles(
         session_factory,
         store,
-        listen_address=settings.media.listen_address,
-        listen_port=settings.media.listen_port,
-        public_url=settings.media.public_url,
+        directory=settings.media.playback_dir,
+        asterisk_directory=settings.media.asterisk_playback_dir,
     )
+    # Copies of personal audio a crash left behind (the folder is on tmpfs in production).
+    try:
+        media.clear()
+    except OSError as exc:
+        raise ConfigError(f"media.playback_dir {settings.media.playback_dir}: {exc.strerror}") from None
     client = AriClient(
         settings.ari.url,
         settings.ari.username,
@@ -76,7 +83,6 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     recovery = Recovery(application)
     recovery.install()
     metrics = MetricsServer(settings.metrics.listen_address, settings.metrics.listen_port, client, application.flows)
-    await media.start()
     await metrics.start()
     websocket = asyncio.create_task(client.run(), name="ari-websocket")
     sweeper = asyncio.create_task(recovery.run(stop), name="spool-sweep")
@@ -90,7 +96,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         websocket.cancel()
         sweeper.cancel()
         await asyncio.gather(websocket, sweeper, return_exceptions=True)
-        await media.stop()
+        media.clear()
         await metrics.stop()
         ctx.executor.shutdown(wait=False)
         engine.dispose()

@@ -8,6 +8,7 @@ the whole run: tests use unique names (``unique_name``, ``number_block``) or cle
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ import pg  # noqa: E402  (tests/pg.py, also used by bench/ and CI scripts)
 
 from reconnect_pbx.cli import main  # noqa: E402
 from reconnect_pbx.db import make_engine, make_session_factory  # noqa: E402
-from reconnect_pbx.services import schema  # noqa: E402
+from reconnect_pbx.services import credentials, schema  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -77,11 +78,25 @@ def fresh_database_url(postgres_server_url: str) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pin_pepper_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The PIN pepper of the run, as an install generates it: every process of the run uses it
+    (this one, the CLI's, serve's: RECONNECT_PIN_PEPPER_FILE is inherited)."""
+    path = tmp_path_factory.mktemp("pepper") / "pin-pepper"
+    path.write_text(secrets.token_hex(32) + "\n")
+    path.chmod(0o640)
+    os.environ["RECONNECT_PIN_PEPPER_FILE"] = str(path)
+    credentials.use_pepper_file(path)
+    yield path
+    os.environ.pop("RECONNECT_PIN_PEPPER_FILE", None)
+
+
 @pytest.fixture(scope="session")
-def empty_config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # An empty config file keeps the tests from reading /etc/reconnect-pbx/ on a real host.
+def empty_config_file(tmp_path_factory: pytest.TempPathFactory, pin_pepper_file: Path) -> Path:
+    # A config file of defaults keeps the tests from reading /etc/reconnect-pbx/ on a real host;
+    # only the PIN pepper is the run's.
     path = tmp_path_factory.mktemp("config") / "reconnect-pbx.conf"
-    path.write_text("")
+    path.write_text(f'[pin]\npepper_file = "{pin_pepper_file}"\n')
     return path
 
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import wave
 from dataclasses import dataclass, field
@@ -114,8 +116,9 @@ class ServeProcess:
             "RECONNECT_ARI_URL": pbx.ari_url,
             "RECONNECT_ARI_USERNAME": pbx.ari_user,
             "RECONNECT_ARI_PASSWORD": pbx.ari_password,
-            "RECONNECT_MEDIA_LISTEN_ADDRESS": "127.0.0.1",
-            "RECONNECT_MEDIA_LISTEN_PORT": str(free_port()),
+            # Stored audio plays from files that exist only while they play (reconnect_pbx/media.py).
+            "RECONNECT_MEDIA_PLAYBACK_DIR": str(pbx.host_dir / "play"),
+            "RECONNECT_MEDIA_ASTERISK_PLAYBACK_DIR": f"{pbx.dir}/play",
             "RECONNECT_VOICEMAIL_PROMPT_SET": self.prompt_set,
             "RECONNECT_LOGGING_LEVEL": "INFO",
             "RECONNECT_METRICS_LISTEN_PORT": str(self.metrics_port),
@@ -174,12 +177,24 @@ class BenchPerson:
     mailbox_id: int
 
 
+def use_bench_pepper() -> Path:
+    """The bench's PIN pepper file, for this process and for serve (through the environment)."""
+    path = Path(tempfile.gettempdir()) / "reconnect-pbx-bench-pin-pepper"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+    path.chmod(0o600)
+    os.environ["RECONNECT_PIN_PEPPER_FILE"] = str(path)
+    credentials.use_pepper_file(path)
+    return path
+
+
 def prepare_database(database_url: str, count: int, listened: int, message_wav: bytes) -> list[BenchPerson]:
     """Migrate, enrol ``count`` people (+3397...), onboarded, PIN ``BENCH_PIN``; the last
     ``listened`` of them get one message (``message_wav``) for the login calls to hear."""
     schema.upgrade(database_url)
     engine = make_engine(database_url)
     factory = make_session_factory(engine)
+    use_bench_pepper()
     pin_hash = credentials.hash_pin(BENCH_PIN)
     created: list[BenchPerson] = []
     with transaction(factory) as session:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from reconnect_pbx.config import ConfigError, Settings, load_settings
 from reconnect_pbx.db import make_engine, make_session_factory, transaction
-from reconnect_pbx.services import numbers, schema
+from reconnect_pbx.services import credentials, numbers, schema
 from reconnect_pbx.services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,9 @@ class App:
 
     @cached_property
     def settings(self) -> Settings:
-        return load_settings(self.config_path)
+        settings = load_settings(self.config_path)
+        credentials.use_pepper_file(settings.pin.pepper_file)
+        return settings
 
     @property
     def reserved_numbers(self) -> frozenset[str]:

@@ -19,6 +19,8 @@ _LABELS = {
     "messages_expired": "Messages past retention",
     "deleted_message_audio_erased": "Deleted messages' audio",
     "audio_erased": "Audio files erased",
+    "call_records_expired": "Call records past retention, without numbers",
+    "audit_events_expired": "Audit events past retention",
 }
 
 
@@ -32,7 +34,9 @@ def purge(app: App, dry_run: bool, as_json: bool) -> None:
     Deleted messages lose their audio; messages older than retention.message_retention_days are
     deleted; closed people are erased retention.closed_erase_after_days after closing (default: the
     number's quarantine): messages, greetings, PIN hash gone, name replaced by "erased", numbers
-    removed from their call records. Writes one audit event with the counts (not with --dry-run).
+    removed from their call records. Everyone's call records lose their numbers after
+    retention.call_record_retention_days, and audit events are deleted after
+    retention.audit_retention_days. Writes one audit event with the counts (not with --dry-run).
     """
     policy = privacy.RetentionPolicy.from_settings(app.settings)
     with app.transaction() as session:

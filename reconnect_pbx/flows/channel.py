@@ -400,10 +400,10 @@ async def destroy_bridge(client: AriClient, bridge_id: str, *, timeout: float = 
 
 def loggable_media(media: Sequence[str]) -> list[str]:
     """What a log line may say of a list of media: a number said digit by digit would spell a
-    person's number, and a stored audio URL carries the key that opens it."""
+    person's number, and stored audio (an absolute path: ``media.PlaybackFiles``) is theirs."""
     names: list[str] = []
     for uri in media:
-        if uri.startswith("sound:http"):
+        if uri.startswith(("sound:/", "sound:http")):
             name = "<stored audio>"
         elif uri.rsplit("/", 1)[-1].startswith("digit-"):
             name = "<digits>"

@@ -15,7 +15,7 @@ from .. import prompts
 from ..ari import AriClient
 from ..config import Settings
 from ..db import DatabaseUnavailable, is_unavailable, run_in_transaction
-from ..media import MediaServer
+from ..media import PlaybackFiles
 from ..storage import AudioStore
 
 T = TypeVar("T")
@@ -27,7 +27,7 @@ class FlowContext:
     settings: Settings
     session_factory: sessionmaker[Session]
     store: AudioStore
-    media: MediaServer
+    media: PlaybackFiles
     # The database driver blocks: queries run on a small pool of their own, never on the event loop.
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(8, "db"))
 

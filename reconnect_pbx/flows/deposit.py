@@ -151,21 +151,30 @@ class DepositCall:
         await self.channel.answer()
         # The beep ends the greeting's playback: one ARI request and playback fewer per call
         # (bench/README.md); a greeting cut short by # gets its beep in record().
-        key = await self.channel.play(
-            [*self._greeting_media(), *self._play(["beep"])], interrupt=LOGIN_KEY + SKIP_GREETING_KEY
-        )
+        async with self.ctx.media.playing(self._personal_audio_id()) as personal:
+            key = await self.channel.play(
+                [*self._greeting_media(personal), *self._play(["beep"])], interrupt=LOGIN_KEY + SKIP_GREETING_KEY
+            )
         if key == LOGIN_KEY:
             return self.login
         self.beeped = key is None
         self.channel.clear_keys()
         return self.record
 
-    def _greeting_media(self) -> list[str]:
+    def _personal_audio_id(self) -> int | None:
+        """The recorded greeting, else the recorded name, else None."""
         target = self.target
         if target.personal_greeting_audio_id is not None:
-            return [self.ctx.media.media_for(target.personal_greeting_audio_id)]
-        if target.name_audio_id is not None:
-            who = [self.ctx.media.media_for(target.name_audio_id)]
+            return target.personal_greeting_audio_id
+        return target.name_audio_id
+
+    def _greeting_media(self, personal: list[str]) -> list[str]:
+        """``personal``: the media of ``_personal_audio_id()`` (empty when there is none)."""
+        target = self.target
+        if personal and target.personal_greeting_audio_id is not None:
+            return personal
+        if personal:
+            who = personal
         else:
             who = prompts.digits_media(target.number, self.language, self.ctx.settings.voicemail.prompt_set)
         return [

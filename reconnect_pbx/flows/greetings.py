@@ -91,7 +91,8 @@ class GreetingsMenu:
         if audio_id is None:
             await self.call.say("no-personal-greeting", interrupt=DTMF_KEYS)
         else:
-            await self.call.channel.play([self.call.ctx.media.media_for(audio_id)], interrupt=DTMF_KEYS)
+            async with self.call.ctx.media.playing(audio_id) as media:
+                await self.call.channel.play(media, interrupt=DTMF_KEYS)
         self.call.channel.clear_keys()
         return self.menu
 

@@ -103,12 +103,13 @@ class Listening:
 
     async def play_message(self) -> Step:
         message = self.current
-        key = await self.call.channel.play(
-            [self.call.ctx.media.media_for(message.audio_id)],
-            interrupt=ACTION_KEYS,
-            controls=PLAYBACK_CONTROLS,
-            skip_ms=SKIP_MS,
-        )
+        async with self.call.ctx.media.playing(message.audio_id) as media:
+            key = await self.call.channel.play(
+                media,
+                interrupt=ACTION_KEYS,
+                controls=PLAYBACK_CONTROLS,
+                skip_ms=SKIP_MS,
+            )
         if key is not None:
             return self.on_key
         if message.id not in self.call.deleted:

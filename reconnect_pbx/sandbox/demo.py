@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from ..ari import AriClient, Event, EventTimeout
 from ..db import make_engine, make_session_factory, transaction
 from ..models import Centre, Language, NumberAssignment, PhoneNumber, StaffAccount, StaffRole
-from ..services import centres, numbers, people, schema, staff
+from ..services import centres, credentials, numbers, people, schema, staff
 from . import postgres
 from .chroot import asterisk_root
 from .instance import CARRIER_APP, STASIS_APP, Sandbox, process_alive, write_private
@@ -40,7 +40,6 @@ DEMO_DATABASE = "reconnect_demo"
 DEMO_CENTRE = "Centre de démonstration"
 DEMO_NUMBERS = [f"+3397000{n:04d}" for n in range(10)]
 DEMO_ACCESS_NUMBER = "+33970009999"
-DEMO_MEDIA_PORT = 8095
 DEMO_WEB_PORT = 8070
 DEMO_STAFF_EMAIL = "demo@reconnect.invalid"
 SPEECH_INSIDE = "/usr/share/asterisk/sounds/demo"
@@ -73,12 +72,17 @@ def up() -> DemoState:
     sandbox_up()
     ari = _sandbox().pbx
     config = config_path()
+    pepper = DEMO_DIR / "pin-pepper"
+    if not pepper.exists():
+        write_private(pepper, secrets.token_hex(32) + "\n")
+    credentials.use_pepper_file(pepper)
     write_private(
         config,
         "# Written by `reconnect-pbx demo up`: the demo's settings (holds the sandbox's ARI password).\n"
         f'[database]\nurl = "{database_url}"\n\n'
         f'[ari]\nurl = "{ari.ari_url}"\nusername = "{ari.ari_user}"\npassword = "{ari.ari_password}"\n\n'
-        f'[media]\nlisten_address = "127.0.0.1"\nlisten_port = {DEMO_MEDIA_PORT}\n\n'
+        f'[media]\nplayback_dir = "{ari.host_dir / "play"}"\nasterisk_playback_dir = "{ari.dir}/play"\n\n'
+        f'[pin]\npepper_file = "{pepper}"\n\n'
         f'[access]\naccess_number = "{DEMO_ACCESS_NUMBER}"\n\n'
         + web_settings(DEMO_WEB_PORT),
     )

@@ -12,6 +12,11 @@ What ``purge`` does, in this order (each step leaves out what an earlier one alr
    whatever their state (new, saved or deleted).
 3. Messages in state ``deleted`` lose their audio at once (the row stays for the person's list and
    for the monthly figures).
+4. Call records that started more than ``retention.call_record_retention_days`` ago lose the caller
+   and called numbers, whoever they are about (active people included); the rest of the row stays
+   for the figures.
+5. Audit events older than ``retention.audit_retention_days`` are deleted, whoever they are about
+   (the ``privacy.purge`` events included).
 
 Every step is idempotent: a second run finds nothing left to do. A dry run only counts. A real run
 writes one ``privacy.purge`` audit event with the counts.
@@ -73,13 +78,21 @@ _IDENTIFYING_DETAIL_KEYS = frozenset({"name", "display_name", "old_name", "new_n
 class RetentionPolicy:
     message_retention_days: int
     closed_erase_after_days: int
+    call_record_retention_days: int = 365
+    audit_retention_days: int = 365
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetentionPolicy:
-        erase_after = settings.retention.closed_erase_after_days
+        retention = settings.retention
+        erase_after = retention.closed_erase_after_days
         if erase_after < 0:
             erase_after = settings.numbers.quarantine_days
-        return cls(settings.retention.message_retention_days, erase_after)
+        return cls(
+            retention.message_retention_days,
+            erase_after,
+            retention.call_record_retention_days,
+            retention.audit_retention_days,
+        )
 
 
 @dataclass
@@ -92,6 +105,8 @@ class PurgeCounts:
     messages_expired: int = 0
     deleted_message_audio_erased: int = 0
     audio_erased: int = 0
+    call_records_expired: int = 0
+    audit_events_expired: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -106,6 +121,8 @@ class _Plan:
     call_records: list[int] = field(default_factory=list)
     expired: list[tuple[int, int | None]] = field(default_factory=list)
     deleted_audio: list[tuple[int, int | None]] = field(default_factory=list)
+    old_call_records: list[int] = field(default_factory=list)
+    old_audit_events: list[int] = field(default_factory=list)
 
     def counts(self) -> PurgeCounts:
         audio = [a for _, a in self.person_messages + self.expired + self.deleted_audio if a is not None]
@@ -119,6 +136,8 @@ class _Plan:
             messages_expired=len(self.expired),
             deleted_message_audio_erased=len(self.deleted_audio),
             audio_erased=len(set(audio)),
+            call_records_expired=len(self.old_call_records),
+            audit_events_expired=len(self.old_audit_events),
         )
 
 
@@ -158,12 +177,22 @@ def purge(
         session.execute(update(Message).where(Message.id == message_id).values(audio_id=None))
         if audio_id is not None:
             store.delete(session, audio_id)
+    if plan.old_call_records:
+        session.execute(
+            update(CallRecord)
+            .where(CallRecord.id.in_(plan.old_call_records))
+            .values(caller_number=None, called_number=None)
+        )
+    if plan.old_audit_events:
+        session.execute(delete(AuditEvent).where(AuditEvent.id.in_(plan.old_audit_events)))
     audit.record(
         session,
         actor,
         "privacy.purge",
         message_retention_days=policy.message_retention_days,
         closed_erase_after_days=policy.closed_erase_after_days,
+        call_record_retention_days=policy.call_record_retention_days,
+        audit_retention_days=policy.audit_retention_days,
         **counts.as_dict(),
     )
     return counts
@@ -225,6 +254,20 @@ def _plan(session: Session, policy: RetentionPolicy, now: datetime) -> _Plan:
             )
         )
     )
+    records_cutoff = now - timedelta(days=policy.call_record_retention_days)
+    already = set(plan.call_records)
+    plan.old_call_records = [
+        record_id
+        for record_id in session.scalars(
+            select(CallRecord.id).where(
+                CallRecord.started_at < records_cutoff,
+                or_(CallRecord.caller_number.is_not(None), CallRecord.called_number.is_not(None)),
+            )
+        )
+        if record_id not in already
+    ]
+    audit_cutoff = now - timedelta(days=policy.audit_retention_days)
+    plan.old_audit_events = list(session.scalars(select(AuditEvent.id).where(AuditEvent.at < audit_cutoff)))
     return plan
 
 

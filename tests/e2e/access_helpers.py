@@ -58,7 +58,7 @@ class AccessCall:
         return media_names(self.observed.media)
 
     def languages(self) -> list[str]:
-        return [uri.split("/")[-2] for uri in self.observed.media if not uri.startswith("sound:http")]
+        return [uri.split("/")[-2] for uri in self.observed.media if not uri.startswith("sound:/")]
 
     async def until(self, name: str, timeout: float = 15) -> list[str]:
         """Wait for the next ``name`` played; returns what was played since the previous wait,

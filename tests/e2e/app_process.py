@@ -105,8 +105,9 @@ class AppProcess:
             "RECONNECT_ARI_USERNAME": pbx.ari_user,
             "RECONNECT_ARI_PASSWORD": pbx.ari_password,
             "RECONNECT_ARI_RECONNECT_MAX_SECONDS": "2",
-            "RECONNECT_MEDIA_LISTEN_ADDRESS": "127.0.0.1",
-            "RECONNECT_MEDIA_LISTEN_PORT": str(free_port()),
+            # Stored audio plays from files that exist only while they play (reconnect_pbx/media.py).
+            "RECONNECT_MEDIA_PLAYBACK_DIR": str(pbx.host_dir / "play"),
+            "RECONNECT_MEDIA_ASTERISK_PLAYBACK_DIR": f"{pbx.dir}/play",
             # Sessions running at once each get their own metrics port (test_metrics.py scrapes it).
             "RECONNECT_METRICS_LISTEN_PORT": str(free_port()),
             "RECONNECT_VOICEMAIL_PROMPT_SET": prompt_set,

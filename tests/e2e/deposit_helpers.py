@@ -56,7 +56,7 @@ def media_names(media: list[str]) -> list[str]:
     """``sound:reconnect/short/fr/beep`` -> ``beep``; stored audio -> ``audio``."""
     names = []
     for uri in media:
-        if uri.startswith("sound:http"):
+        if uri.startswith("sound:/"):
             names.append("audio")
         else:
             names.append(uri.rsplit("/", 1)[-1])

@@ -40,7 +40,7 @@ class ObservedCall:
     def audio_seconds(self) -> float:
         """How long the last stored audio (a message, a greeting) played, on Asterisk's clock."""
         starts = [i for i, e in enumerate(self.playback_events)
-                  if e.type == "PlaybackStarted" and e["playback"].get("media_uri", "").startswith("sound:http")]
+                  if e.type == "PlaybackStarted" and e["playback"].get("media_uri", "").startswith("sound:/")]
         assert starts, "no stored audio played on this call"
         started = self.playback_events[starts[-1]]
         # It ends where its playback goes on to its next media (the envelope and the audio may be

@@ -3,16 +3,19 @@
 Each fault is injected without touching what other tests rely on: a wrong password in the
 doctor's own settings, the application stopped (the next test restarts it), a database without
 schema of its own, a prompt set of its own with one file missing, the trunk unregistered and
-registered again, a copy of the pbx's http.conf.
+registered again, a copy of the pbx's http.conf, an item put into the media cache and deleted.
 """
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import secrets
 import shlex
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +28,10 @@ from reconnect_pbx.sandbox.instance import SOUNDS_TARGET
 
 from app_process import ACCESS_NUMBER, CLI, AppProcess
 
-CHECKS = ["database", "access number", "ari", "stasis app", "prompts", "trunk", "asterisk user", "listening"]
+CHECKS = [
+    "database", "pin pepper", "access number", "ari", "stasis app", "prompts", "trunk", "asterisk user",
+    "media cache", "listening",
+]
 
 
 def doctor_env(sandbox: Sandbox, app: AppProcess, **settings: str) -> dict[str, str]:
@@ -164,3 +170,30 @@ def test_doctor_fails_when_ari_listens_beyond_loopback(
     assert code == 1
     assert statuses(checks) == only_failure(checks, "listening")
     assert "ARI/HTTP listens on 0.0.0.0" in checks["listening"][1]
+
+
+def test_doctor_fails_when_asterisk_s_media_cache_holds_audio_fetched_over_http(
+    sandbox: Sandbox, running_app: AppProcess, tmp_path: Path
+) -> None:
+    # What an older version left: a message served over HTTP, fetched and kept by Asterisk.
+    (tmp_path / "message.wav").write_bytes(b"RIFF-an-old-message")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    pbx = sandbox.pbx
+    name = f"bucket-doctor-{secrets.token_hex(4)}.wav"
+    (pbx.host_dir / "cache" / name).write_bytes(b"")  # Asterisk fills the file it is given
+    cached = f"{pbx.dir}/cache/{name}"
+    uri = f"http://127.0.0.1:{server.server_address[1]}/message.wav"
+    try:
+        assert "Created" in pbx.rx(f"media cache create {uri} {cached}")
+        code, checks = run_doctor(doctor_env(sandbox, running_app))
+    finally:
+        pbx.rx(f"media cache delete {uri}")
+        server.shutdown()
+        server.server_close()
+    assert code == 1
+    assert statuses(checks) == only_failure(checks, "media cache")
+    assert checks["media cache"][1].startswith("1 audio file(s) fetched over HTTP left in Asterisk's media cache")
+    assert "http" not in pbx.rx("media cache show all")
+    assert not (pbx.host_dir / "cache" / name).exists()

@@ -14,7 +14,7 @@ from reconnect_pbx.models import Message
 from fault_helpers import log_lines, spool_names
 
 
-# The last line of every spool sweep (reconnect_pbx/recovery.py).
+# The last line of every spool sweep (reconnect_pbx/reconcile.py).
 SWEPT = r"spool: swept \d+ file"
 
 

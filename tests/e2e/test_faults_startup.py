@@ -57,6 +57,13 @@ def test_serve_refuses_a_database_it_cannot_reach_with_one_line():
     assert "Traceback" not in result.stderr
 
 
+def test_serve_refuses_to_start_without_the_pin_pepper_with_one_line(database_url, tmp_path):
+    result = serve({"RECONNECT_DATABASE_URL": database_url, "RECONNECT_PIN_PEPPER_FILE": str(tmp_path / "none")})
+    assert result.returncode != 0
+    assert len(error_lines(result)) == 1 and "pin.pepper_file" in error_lines(result)[0]
+    assert "Traceback" not in result.stderr
+
+
 def test_the_systemd_unit_restarts_serve_on_failure_and_is_hardened():
     text = UNIT.read_text()
     for line in (

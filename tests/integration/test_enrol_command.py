@@ -37,7 +37,7 @@ def test_enrol_gives_a_number_a_mailbox_and_a_pin_that_verifies(cli_runner, cent
     person = db_session.get(Beneficiary, person_id)
     assert (person.display_name, person.status, person.language) == ("Marie Dupont", BeneficiaryStatus.ACTIVE, Language.EN)
     credential = db_session.get(Credential, person_id)
-    assert credential.pin_hash.startswith("$argon2id$")
+    assert credential.pin_hash.startswith("$pepper1$argon2id$")
     assert verify_pin(credential.pin_hash, pin)
     assert not verify_pin(credential.pin_hash, "000000")
     assert db_session.scalar(select(Mailbox).where(Mailbox.beneficiary_id == person_id)) is not None

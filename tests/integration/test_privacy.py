@@ -108,6 +108,10 @@ def _message(session: Session, person: Beneficiary, age_days: int, state: Messag
 
 def _greeting_and_calls(session: Session, person: Beneficiary, age_days: int) -> list[int]:
     session.add(Greeting(mailbox_id=_mailbox(session, person), kind=GreetingKind.PERSONAL, audio_id=STORE.put(session, wav())))
+    return _calls(session, person, age_days)
+
+
+def _calls(session: Session, person: Beneficiary, age_days: int) -> list[int]:
     calls = [
         CallRecord(direction=CallDirection.INBOUND, flow="deposit", beneficiary_id=person.id, caller_number="+33612345678",
                    called_number="+33912345600", started_at=NOW - timedelta(days=age_days)),
@@ -157,6 +161,9 @@ EXPECTED_COUNTS = {
     "deleted_message_audio_erased": 1,
     # two messages and a greeting of the erased person, two expired messages, one deleted message
     "audio_erased": 6,
+    # Nothing in the scenario is older than a year.
+    "call_records_expired": 0,
+    "audit_events_expired": 0,
 }
 
 
@@ -354,3 +361,43 @@ def test_an_export_that_cannot_be_written_is_not_audited(fresh, tmp_path):
     assert result.output.strip().count("\n") == 0 and "cannot write" in result.output
     with fresh.factory() as session:
         assert session.scalar(select(func.count()).where(AuditEvent.action == "beneficiary.export")) == 0
+
+
+def test_purge_takes_the_numbers_out_of_old_call_records_and_deletes_old_audit_events_of_active_people_too(fresh):
+    with transaction(fresh.factory) as session:
+        centre = centres.add_centre(session, "Records centre", actor="pytest")
+        active = _enrol(session, centre, "+33912345611", "Still Here", NOW - timedelta(days=800))
+        old_calls = _calls(session, active, 400)
+        recent_calls = _calls(session, active, 300)
+        old_event = audit.record(session, "pytest", "pin.locked", active.id, name="Still Here")
+        old_event.at = NOW - timedelta(days=400)
+        recent_event = audit.record(session, "pytest", "pin.locked", active.id, name="Still Here")
+        recent_event.at = NOW - timedelta(days=300)
+        session.flush()
+        old_event_id, recent_event_id = old_event.id, recent_event.id
+
+    result = fresh.cli("purge", "--json")
+
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)
+    assert (counts["call_records_expired"], counts["people_erased"]) == (2, 0)
+    # The two old ones, and the enrolment's own audit events (800 days ago).
+    assert counts["audit_events_expired"] >= 1
+    with fresh.factory() as session:
+        for call_id in old_calls:
+            call = session.get(CallRecord, call_id)
+            assert (call.caller_number, call.called_number) == (None, None)
+        assert session.get(CallRecord, old_calls[1]).billable_seconds == 60
+        for call_id in recent_calls:
+            assert session.get(CallRecord, call_id).called_number is not None
+        assert session.get(AuditEvent, old_event_id) is None
+        assert session.get(AuditEvent, recent_event_id) is not None
+        assert session.get(Beneficiary, active.id).display_name == "Still Here"
+    again = fresh.cli("purge", "--json", env={"RECONNECT_RETENTION_AUDIT_RETENTION_DAYS": "400"})
+    assert json.loads(again.stdout)["call_records_expired"] == 0
+
+
+def test_a_record_retention_shorter_than_a_month_is_refused(fresh):
+    result = fresh.cli("purge", env={"RECONNECT_RETENTION_CALL_RECORD_RETENTION_DAYS": "7"})
+    assert result.exit_code != 0
+    assert "retention.call_record_retention_days must be at least 31" in result.output

@@ -1,4 +1,4 @@
-"""What a failed playback's log line may say: never the digits of a number, nor a stored audio URL."""
+"""What a failed playback's log line may say: never the digits of a number, nor stored audio."""
 
 from reconnect_pbx.flows.channel import loggable_media
 from reconnect_pbx.prompts import digits_media
@@ -8,7 +8,7 @@ def test_a_number_said_digit_by_digit_and_stored_audio_are_not_spelled_out_in_th
     media = [
         "sound:reconnect/short/fr/greeting-default-intro",
         *digits_media("+33142685300", "fr", "short"),
-        "sound:http://127.0.0.1:8000/audio/12/0123456789abcdef.wav",
+        "sound:/var/lib/reconnect-pbx/play/0123456789abcdef",
         "sound:reconnect/short/fr/beep",
     ]
     logged = loggable_media(media)
