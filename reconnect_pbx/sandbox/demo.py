@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,38 +138,54 @@ def _sandbox() -> Sandbox:
     return sandbox
 
 
-def _serve_pid() -> int | None:
+def _pid_of(name: str) -> int | None:
+    """The pid of the demo's background process ``name`` (serve, web) if it is alive."""
     try:
-        pid = int((DEMO_DIR / "serve.pid").read_text())
+        pid = int((DEMO_DIR / f"{name}.pid").read_text())
     except (FileNotFoundError, ValueError):
         return None
     return pid if process_alive(pid) else None
 
 
-def _start_serve(config: Path, ari_url: str, user: str, password: str) -> None:
-    if _serve_pid() is not None:
-        return
+def _serve_pid() -> int | None:
+    return _pid_of("serve")
+
+
+def _start_background(name: str, args: list[str], ready: Callable[[], bool], timeout: float, what: str) -> None:
+    """Run ``reconnect-pbx ARGS`` detached (log: NAME.log, pid: NAME.pid) until ``ready()``."""
     cli = str(Path(sys.executable).with_name("reconnect-pbx"))
-    with open(DEMO_DIR / "serve.log", "ab") as log:
+    log_path = DEMO_DIR / f"{name}.log"
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [cli, "--config", str(config), "serve"],
+            [cli, *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives this command
         )
-    (DEMO_DIR / "serve.pid").write_text(str(process.pid))
-    deadline = time.monotonic() + 20
+    (DEMO_DIR / f"{name}.pid").write_text(str(process.pid))
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise DemoError(f"serve exited at start; see {DEMO_DIR / 'serve.log'}")
+            raise DemoError(f"{name} exited at start; see {log_path}")
         try:
-            if httpx.get(f"{ari_url}/ari/applications/{STASIS_APP}", auth=(user, password), timeout=2).status_code == 200:
+            if ready():
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise DemoError(f"serve did not connect to Asterisk in 20 s; see {DEMO_DIR / 'serve.log'}")
+    raise DemoError(f"{what} in {timeout:.0f} s; see {log_path}")
+
+
+def _start_serve(config: Path, ari_url: str, user: str, password: str) -> None:
+    if _serve_pid() is not None:
+        return
+
+    def connected() -> bool:
+        response = httpx.get(f"{ari_url}/ari/applications/{STASIS_APP}", auth=(user, password), timeout=2)
+        return response.status_code == 200
+
+    _start_background("serve", ["--config", str(config), "serve"], connected, 20, "serve did not connect to Asterisk")
 
 
 # -- the staff web application -------------------------------------------------------------------
@@ -214,39 +231,21 @@ def ensure_demo_staff(database_url: str) -> tuple[str, str]:
 
 
 def _web_pid() -> int | None:
-    try:
-        pid = int((DEMO_DIR / "web.pid").read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if process_alive(pid) else None
+    return _pid_of("web")
 
 
 def start_web(config: Path, port: int) -> str:
     """`reconnect-pbx web` in the background (log: web.log); its URL once it accepts connections."""
     url = f"http://127.0.0.1:{port}"
-    if _web_pid() is not None:
-        return url
-    cli = str(Path(sys.executable).with_name("reconnect-pbx"))
-    with open(DEMO_DIR / "web.log", "ab") as log:
-        process = subprocess.Popen(
-            [cli, "--config", str(config), "web", "--workers", "1"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # outlives this command
+    if _web_pid() is None:
+        _start_background(
+            "web",
+            ["--config", str(config), "web", "--workers", "1"],
+            lambda: httpx.get(f"{url}/login", timeout=2).status_code == 200,
+            30,
+            "the web application did not answer",
         )
-    (DEMO_DIR / "web.pid").write_text(str(process.pid))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise DemoError(f"the web application exited at start; see {DEMO_DIR / 'web.log'}")
-        try:
-            if httpx.get(f"{url}/login", timeout=2).status_code == 200:
-                return url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise DemoError(f"the web application did not answer in 30 s; see {DEMO_DIR / 'web.log'}")
+    return url
 
 
 def stop_web() -> None:
