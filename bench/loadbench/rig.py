@@ -178,7 +178,14 @@ class BenchPerson:
 
 
 def use_bench_pepper() -> Path:
-    """The bench's PIN pepper file, for this process and for serve (through the environment)."""
+    """The bench's PIN pepper file, for this process and for serve (through the environment).
+
+    The one already named in the environment is kept: run inside the test suite, the bench must not
+    change the pepper under the tests that come after it (their PINs would no longer verify)."""
+    configured = os.environ.get("RECONNECT_PIN_PEPPER_FILE")
+    if configured and Path(configured).is_file():
+        credentials.use_pepper_file(configured)
+        return Path(configured)
     path = Path(tempfile.gettempdir()) / "reconnect-pbx-bench-pin-pepper"
     if not path.exists():
         path.write_text(secrets.token_hex(32))

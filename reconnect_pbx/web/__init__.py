@@ -29,6 +29,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from reconnect_pbx.config import ConfigError, Settings
 from reconnect_pbx.db import make_engine, make_session_factory
+from reconnect_pbx.services import credentials
 from reconnect_pbx.services.errors import NotFound
 from reconnect_pbx.web.common import LANGUAGES
 
@@ -49,6 +50,10 @@ def create_app(
             "web.secret_key must be set (at least 32 characters), e.g. the output of"
             " `python3 -c 'import secrets; print(secrets.token_hex(32))'`"
         )
+    # Enrolment and PIN reset hash PINs: refuse to start without the PIN pepper (as `serve` does)
+    # rather than answer 500 on the first enrolment.
+    credentials.use_pepper_file(settings.pin.pepper_file)
+    credentials.load_pepper()
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config.update(
         SECRET_KEY=web.secret_key,

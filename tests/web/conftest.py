@@ -53,6 +53,7 @@ def web_settings(database_url: str, **web: Any) -> Settings:
     return dataclasses.replace(
         base,
         database=dataclasses.replace(base.database, url=database_url),
+        pin=dataclasses.replace(base.pin, pepper_file=os.environ["RECONNECT_PIN_PEPPER_FILE"]),
         web=WebSettings(secret_key=SECRET_KEY, cookie_secure=False, **web),
     )
 
@@ -183,6 +184,8 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         RECONNECT_DATABASE_URL=database_url,
         RECONNECT_WEB_SECRET_KEY=SECRET_KEY,
         RECONNECT_WEB_COOKIE_SECURE="false",
+        # The suite's PIN pepper (tests/conftest.py): the PINs it hashes verify in the other processes.
+        RECONNECT_PIN_PEPPER_FILE=os.environ["RECONNECT_PIN_PEPPER_FILE"],
     )
     log_path = tmp_path_factory.mktemp("web-log") / "web.log"
     with log_path.open("wb") as log:

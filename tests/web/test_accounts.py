@@ -188,3 +188,19 @@ def test_people_are_found_by_name_or_by_their_number_in_any_written_form(login, 
 def test_the_login_page_follows_the_browser_s_language_french_first(app, accept: str, heading: str) -> None:  # type: ignore[no-untyped-def]
     page = app.test_client().get("/login", headers={"Accept-Language": accept}).get_data(as_text=True)
     assert f"<h1>{heading}</h1>" in page
+
+
+def test_the_web_command_refuses_to_start_without_the_pin_pepper(cli_runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Enrolment and PIN reset hash PINs: a missing pepper is said at start, not as a 500 later.
+    import os
+
+    from reconnect_pbx.services import credentials
+
+    env = {"RECONNECT_WEB_SECRET_KEY": "k" * 32, "RECONNECT_PIN_PEPPER_FILE": str(tmp_path / "absent")}
+    try:
+        result = cli_runner("web", env=env)
+    finally:
+        # The CLI ran in this process: give the suite its own pepper back.
+        credentials.use_pepper_file(os.environ["RECONNECT_PIN_PEPPER_FILE"])
+    assert result.exit_code == 1
+    assert "does not exist" in result.output and "Traceback" not in result.output
