@@ -398,8 +398,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "retention.audit_retention_days": (31, 3650),
     "metrics.listen_port": (0, 65535),
 }
+PROMPT_SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 CHOICES: dict[str, tuple[str, ...]] = {
-    "voicemail.prompt_set": ("std", "short"),
     "logging.level": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
 }
 
@@ -415,6 +415,13 @@ def check_ranges(settings: Settings) -> None:
         value = _value(settings, key)
         if value.upper() not in allowed and value not in allowed:
             raise ConfigError(f"setting {key} = {value!r} must be one of {', '.join(allowed)}")
+    # A folder of sounds/reconnect/ (std, short, or a set of the association's own voice): a name,
+    # never a path; the doctor checks that every prompt is there.
+    if not PROMPT_SET_NAME.fullmatch(settings.voicemail.prompt_set):
+        raise ConfigError(
+            f"setting voicemail.prompt_set = {settings.voicemail.prompt_set!r} must be a folder name"
+            " (letters, digits, '-', '_'), e.g. std or short"
+        )
     access = settings.access
     if not access.lock_after_failures < access.alert_after_failures <= access.suspend_after_failures:
         raise ConfigError(

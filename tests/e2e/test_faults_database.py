@@ -155,6 +155,10 @@ async def test_calls_during_a_database_outage_are_answered_and_stored_when_it_re
     assert len(log_lines(log, "recovered from the (deposit|fallback) spool")) == 4
 
 
+@pytest.mark.serve_errors(
+    r"ERROR reconnect_pbx\.reconcile: channel \S+: message left in the spool, database unavailable",
+    reason="PostgreSQL is stopped on purpose while the recording is taken over",
+)
 async def test_a_recording_taken_over_while_the_database_is_down_is_stored_when_it_returns(
     private_database, private_app, private_factory, carrier, observer, number_block: Callable[[], str],
 ):

@@ -33,7 +33,7 @@ def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     ("setting", "value", "says"),
     [
         ("RECONNECT_VOICEMAIL_MAX_MESSAGE_SECONDS", "three minutes", "voicemail.max_message_seconds"),
-        ("RECONNECT_VOICEMAIL_MAX_MESAGE_SECONDS", "180", "unknown setting voicemail.max_mesage_seconds"),
+        ("RECONNECT_VOICEMAIL_MAX_MESAGE_SECONDS", "180", "no setting voicemail.max_mesage_seconds"),
     ],
 )
 def test_serve_refuses_a_bad_config_with_one_line(setting, value, says, database_url):

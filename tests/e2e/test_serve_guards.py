@@ -10,6 +10,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -59,6 +60,10 @@ def failing_pin_check(session_factory: sessionmaker[Session], person: Person) ->
             session.execute(text(f"DROP FUNCTION {function}()"))
 
 
+@pytest.mark.serve_errors(
+    r"ERROR reconnect_pbx\.stasis: channel \S+: unknown flow \['no-such-flow'\]; back to the dialplan",
+    reason="the test hands a call to a flow that does not exist",
+)
 async def test_a_call_for_an_unknown_flow_goes_back_to_the_dialplan(running_app, sandbox, carrier, dialplan_watch):
     did = f"0999{secrets.randbelow(10**6):06d}"
     caller = new_caller()
@@ -74,6 +79,10 @@ async def test_a_call_for_an_unknown_flow_goes_back_to_the_dialplan(running_app,
     assert log_lines(running_app.log_text(), rf"ERROR .*channel {steps.channel_id}: unknown flow \['no-such-flow'\]; back to the dialplan")
 
 
+@pytest.mark.serve_errors(
+    r"ERROR reconnect_pbx\.stasis: channel \S+: \w+ flow failed",
+    reason="a trigger makes the flow's database write fail on purpose",
+)
 async def test_a_flow_that_fails_apologises_to_the_caller_and_hangs_up(
     running_app, carrier, observer, person, session_factory
 ):

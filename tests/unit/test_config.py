@@ -115,7 +115,7 @@ def test_every_numeric_setting_has_a_range_and_its_default_is_in_it() -> None:
         ({"RECONNECT_VOICEMAIL_MAILBOX_CAPACITY": "-1"}, "voicemail.mailbox_capacity = -1"),
         ({"RECONNECT_ARI_REQUEST_TIMEOUT_SECONDS": "0"}, "ari.request_timeout_seconds = 0 is out of range: it must be from 1 to 300"),
         ({"RECONNECT_NUMBERS_QUARANTINE_DAYS": "0"}, "numbers.quarantine_days = 0"),
-        ({"RECONNECT_VOICEMAIL_PROMPT_SET": "loud"}, "voicemail.prompt_set = 'loud' must be one of std, short"),
+        ({"RECONNECT_VOICEMAIL_PROMPT_SET": "../loud"}, "voicemail.prompt_set = '../loud' must be a folder name"),
         ({"RECONNECT_CALLBACK_MAX_CALL_SECONDS": "30", "RECONNECT_CALLBACK_WARNING_SECONDS": "60"}, "callback.warning_seconds must be below"),
     ],
 )
