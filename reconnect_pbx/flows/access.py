@@ -315,20 +315,23 @@ class AccessCall(MailboxCall):
         with no new message, the counts and the menu."""
         counts = await self.ctx.db(access.message_counts, self.account.mailbox_id)
         if counts.new == 0:
-            return self._menu(self.counts_media(counts))
-        await self.channel.play(self.counts_media(counts), interrupt=DTMF_KEYS)
+            return self._menu(self.counts_said(counts))
+        await self.channel.play(self.counts_said(counts), interrupt=DTMF_KEYS)
         return Listening(self).start_straight
 
     async def main_menu(self) -> Step:
         """The message counts ("your mailbox is full" when it is), then the menu."""
         counts = await self.ctx.db(access.message_counts, self.account.mailbox_id)
-        before = self.counts_media(counts)
-        # The capacity is checked when a call starts, so simultaneous callers may fill a box past
-        # it (nothing is lost): the person hears it is full, at or over the capacity.
+        return self._menu(self.counts_said(counts))
+
+    def counts_said(self, counts: access.MessageCounts) -> list[str]:
+        """The counts, and "your mailbox is full" at or over the capacity: it is checked when a
+        call starts, so simultaneous callers may fill a box past it (nothing is lost)."""
+        said = self.counts_media(counts)
         if counts.new + counts.saved >= self.settings.voicemail.mailbox_capacity:
             log.info("channel %s: mailbox %s is full", self.channel.id, self.account.mailbox_id)
-            before += self.media("mailbox-full-owner")
-        return self._menu(before)
+            said += self.media("mailbox-full-owner")
+        return said
 
     async def menu(self) -> Step:
         """The menu without the counts (after an action that did not change them)."""

@@ -26,6 +26,10 @@ from fault_helpers import cut_ari_connections, log_lines, module_unloaded
 person = access_helpers.person
 
 
+@pytest.mark.serve_errors(
+    r"ERROR reconnect_pbx\.flows\.callback: channel \S+: Asterisk did not take TIMEOUT\(absolute\)",
+    reason="func_timeout.so is unloaded on purpose: the toll-fraud backstop must hang the leg up",
+)
 async def test_a_leg_without_an_absolute_timeout_is_hung_up_at_once(
     running_app, sandbox, carrier, observer, person, session_factory
 ):
@@ -75,6 +79,11 @@ async def test_the_persons_own_absolute_timeout_is_given_back_after_a_call(
     await call.hang_up()
 
 
+@pytest.mark.serve_errors(
+    r"ERROR reconnect_pbx\.stasis: channel \S+: access flow failed",
+    reason="the cut aborts the REST request the person's flow was waiting on; the reconcile carries"
+    " the conversation on, which is what this test checks",
+)
 async def test_a_call_in_progress_survives_a_cut_ari_connection(
     running_app, sandbox, carrier, observer, person, session_factory
 ):
