@@ -266,14 +266,7 @@ def check_trunk(settings: Settings) -> CheckResult:
             return CheckResult(name, SKIP, f"cannot check: {why}")
         return CheckResult(name, FAIL, f"cannot run {command[0]!r}: not found (set asterisk.cli_command)")
     try:
-        result = subprocess.run(
-            [*command, "-rx", "pjsip show registrations"],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_SECONDS * 2,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        result = _asterisk_rx(command, "pjsip show registrations")
     except subprocess.TimeoutExpired:
         return CheckResult(name, FAIL, f"{command[0]} -rx did not answer in {TIMEOUT_SECONDS * 2} s")
     except OSError as exc:
@@ -328,14 +321,7 @@ def check_media_cache(settings: Settings) -> CheckResult:
     if not command or shutil.which(command[0]) is None:
         return CheckResult(name, SKIP, "cannot check: no Asterisk CLI here (asterisk.cli_command)")
     try:
-        result = subprocess.run(
-            [*command, "-rx", "media cache show all"],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_SECONDS * 2,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        result = _asterisk_rx(command, "media cache show all")
     except (subprocess.TimeoutExpired, OSError) as exc:
         return CheckResult(name, FAIL, f"the Asterisk CLI failed: {_first_line(exc)}")
     if result.returncode != 0:
@@ -345,6 +331,18 @@ def check_media_cache(settings: Settings) -> CheckResult:
         how = "erase them: docs/deploy.md, section 9"
         return CheckResult(name, FAIL, f"{len(cached)} audio file(s) fetched over HTTP left in Asterisk's media cache: {how}")
     return CheckResult(name, OK, "no audio in Asterisk's media cache")
+
+
+def _asterisk_rx(command: list[str], cli_command: str) -> subprocess.CompletedProcess[str]:
+    """``asterisk -rx CLI_COMMAND`` through ``asterisk.cli_command``, bounded in time."""
+    return subprocess.run(
+        [*command, "-rx", cli_command],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS * 2,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def registration_status(output: str, registration: str) -> tuple[str, str] | None:

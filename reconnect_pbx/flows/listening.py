@@ -76,7 +76,7 @@ class Listening:
         message = self.current
         if self.straight:
             media = prompts.short_envelope_media(
-                message.received_at, message.caller_number, self.call.language, self.call.prompt_set
+                message.received_at, stored_caller(message.caller_number), self.call.language, self.call.prompt_set
             )
         else:
             media = self.full_envelope_media()

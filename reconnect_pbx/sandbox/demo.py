@@ -96,14 +96,7 @@ def up() -> DemoState:
 
 def down() -> None:
     stop_web()
-    pid = _serve_pid()
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            if not process_alive(pid):
-                break
-            time.sleep(0.1)
-    (DEMO_DIR / "serve.pid").unlink(missing_ok=True)
+    _stop_background("serve")
     sandbox_down()
     cluster = DEMO_DIR / "postgres"
     if (cluster / "port").exists():
@@ -249,14 +242,19 @@ def start_web(config: Path, port: int) -> str:
 
 
 def stop_web() -> None:
-    pid = _web_pid()
+    _stop_background("web")
+
+
+def _stop_background(name: str) -> None:
+    """SIGTERM the demo's background process ``name`` and wait (10 s at most) for it to end."""
+    pid = _pid_of(name)
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):
             if not process_alive(pid):
                 break
             time.sleep(0.1)
-    (DEMO_DIR / "web.pid").unlink(missing_ok=True)
+    (DEMO_DIR / f"{name}.pid").unlink(missing_ok=True)
 
 
 def _ensure_demo_person(database_url: str) -> tuple[int, str, str | None]:
