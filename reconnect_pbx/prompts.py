@@ -669,13 +669,15 @@ def envelope_media(
         result.append(media("yesterday", language, prompt_set))
     else:
         result += date_media(local.date(), language, prompt_set)
-    result.append(media("at", language, prompt_set))
-    result += time_media(local.hour, local.minute, language, prompt_set)
+    return result + _time_and_caller_media(local, caller, language, prompt_set)
+
+
+def _time_and_caller_media(local: dt.datetime, caller: str | None, language: str, prompt_set: str) -> list[str]:
+    """The end of both envelopes: "à 14 h 05, du 0 1 4 2 ..." (or "d'un correspondant inconnu")."""
+    said = [media("at", language, prompt_set), *time_media(local.hour, local.minute, language, prompt_set)]
     if caller:
-        result += [media("from", language, prompt_set), *digits_media(caller, language, prompt_set)]
-    else:
-        result.append(media("unknown-caller", language, prompt_set))
-    return result
+        return [*said, media("from", language, prompt_set), *digits_media(caller, language, prompt_set)]
+    return [*said, media("unknown-caller", language, prompt_set)]
 
 
 def short_envelope_media(
@@ -704,13 +706,7 @@ def short_envelope_media(
         result.append(media(f"day-{_WEEKDAYS[local.weekday()]}", language, prompt_set))
     else:
         result += date_media(local.date(), language, prompt_set)
-    result.append(media("at", language, prompt_set))
-    result += time_media(local.hour, local.minute, language, prompt_set)
-    if caller:
-        result += [media("from", language, prompt_set), *digits_media(caller, language, prompt_set)]
-    else:
-        result.append(media("unknown-caller", language, prompt_set))
-    return result
+    return result + _time_and_caller_media(local, caller, language, prompt_set)
 
 
 def _local(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
