@@ -95,12 +95,8 @@ async def test_a_caller_number_carrying_a_dial_string_is_refused_as_withheld(
     await call.hang_up()
 
 
-async def test_a_withheld_caller_cannot_be_called_back(running_app, carrier, observer, person, session_factory):
-    store(session_factory, person, caller=None)
-    since = carrier.mark()
-    call = await log_in(carrier, observer, person)
-    await call.press("1")
-    await call.until("unknown-caller")
+async def call_back_is_refused_as_withheld(call, carrier, since, session_factory, person):  # type: ignore[no-untyped-def]
+    """'2' on the message: refused as withheld, nothing dialled, one refused record; then hang up."""
     await call.press("2")
     played = await call.until("message-menu")
     assert played[-2:] == ["destination-refused-withheld", "message-menu"]
@@ -109,6 +105,15 @@ async def test_a_withheld_caller_cannot_be_called_back(running_app, carrier, obs
         ("refused", "refused:withheld")
     ]
     await call.hang_up()
+
+
+async def test_a_withheld_caller_cannot_be_called_back(running_app, carrier, observer, person, session_factory):
+    store(session_factory, person, caller=None)
+    since = carrier.mark()
+    call = await log_in(carrier, observer, person)
+    await call.press("1")
+    await call.until("unknown-caller")
+    await call_back_is_refused_as_withheld(call, carrier, since, session_factory, person)
 
 
 @pytest.mark.parametrize("stored", ["anonymous", "01 42 68 53 00"])
@@ -122,14 +127,7 @@ async def test_a_stored_caller_that_is_not_e164_is_said_and_treated_as_withheld(
     await call.press("1")
     played = await call.until("unknown-caller")
     assert "technical-problem" not in played
-    await call.press("2")
-    played = await call.until("message-menu")
-    assert played[-2:] == ["destination-refused-withheld", "message-menu"]
-    assert calls_from_pbx(carrier, since) == []
-    assert [(r.outcome, r.policy_decision) for r in outbound_records(session_factory, person)] == [
-        ("refused", "refused:withheld")
-    ]
-    await call.hang_up()
+    await call_back_is_refused_as_withheld(call, carrier, since, session_factory, person)
 
 
 @pytest.mark.serve_errors(
