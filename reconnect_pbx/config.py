@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from reconnect_pbx.prompts import PROMPT_SET_NAME
+
 DEFAULT_CONFIG_PATH = Path("/etc/reconnect-pbx/reconnect-pbx.conf")
 ENV_PREFIX = "RECONNECT_"
 
@@ -398,7 +400,6 @@ RANGES: dict[str, tuple[float, float]] = {
     "retention.audit_retention_days": (31, 3650),
     "metrics.listen_port": (0, 65535),
 }
-PROMPT_SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 CHOICES: dict[str, tuple[str, ...]] = {
     "logging.level": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
 }

@@ -6,8 +6,9 @@ data dir as ``sounds/reconnect/<set>/<lang>/<name>.wav`` and played as
 ``sound:reconnect/<set>/<lang>/<name>``. Two prompt sets share the same names: ``std``, the real
 voice, and ``short``, a 0.15 s tone per prompt so that end-to-end tests run fast (they assert on the
 URIs the app asked for, not on the sound). ``sounds/render.py`` makes both from this catalogue and
-``sounds/manifest.tsv`` says where each file came from (a human recording or the TTS voice): change a
-text here, then run the render script.
+``sounds/manifest.tsv`` says where each file came from (the TTS voice, or a tone): change a text
+here, then run the render script. A prompt set of the association's own recordings (any other
+folder name, made by ``reconnect-pbx prompts import``) is played the same way.
 
 Sentences that carry a value are played as a list of media: ``count_media`` ("vous avez" + "trois"
 + "nouveaux messages"), ``digits_media`` (a phone number digit by digit), ``time_media``,
@@ -22,6 +23,7 @@ and a test checks that every name used in the code is in ``CATALOGUE``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -31,6 +33,8 @@ from zoneinfo import ZoneInfo
 LANGUAGES: Final = ("fr", "en")
 PROMPT_SETS: Final = ("std", "short")
 DEFAULT_PROMPT_SET: Final = "std"
+# Any other set is a folder of the association's own recordings: a name, never a path.
+PROMPT_SET_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 # The folder under Asterisk's sounds dir that holds <set>/<lang>/<name>.wav.
 SOUNDS_SUBDIR: Final = "reconnect"
 # Message times are stored in UTC; people hear them in the service's local time.
@@ -50,8 +54,8 @@ class Prompt:
 
 
 # --- Fixed sentences ---------------------------------------------------------------------------
-# English texts marked (A) are the exact words of Asterisk's own recordings (Allison Smith), used as
-# they are: keep them in step with sounds/render.py's HUMAN_SOURCES if you change one.
+# English texts marked (A) were the words of Asterisk's own recordings (Allison Smith), which are no
+# longer used: every prompt is now said by one voice (sounds/README.md); they may be reworded.
 _SENTENCES: dict[str, Prompt] = {
     # Deposit: someone calls a personal number.
     "not-in-service": Prompt(
@@ -722,6 +726,7 @@ def _language(language: str) -> str:
 
 
 def _prompt_set(prompt_set: str) -> str:
-    if prompt_set not in PROMPT_SETS:
-        raise ValueError(f"no prompt set {prompt_set!r}; sets are {', '.join(PROMPT_SETS)}")
+    # std and short, or a set of the association's own voice (PROMPT_SET_NAME).
+    if not PROMPT_SET_NAME.fullmatch(prompt_set):
+        raise ValueError(f"no prompt set {prompt_set!r}: a set is a folder name, e.g. {', '.join(PROMPT_SETS)}")
     return prompt_set

@@ -115,9 +115,11 @@ def test_media_names_the_installed_file() -> None:
     assert prompts.media("mailbox-full", "fr") == "sound:reconnect/std/fr/mailbox-full"
     assert prompts.media("mailbox-full", "en", "short") == "sound:reconnect/short/en/mailbox-full"
     assert prompts.media("beep", Language.EN) == "sound:reconnect/std/en/beep"
+    # A set of the association's own voice (reconnect-pbx prompts import) is any folder name.
+    assert prompts.media("goodbye", "fr", "asso-2027") == "sound:reconnect/asso-2027/fr/goodbye"
 
 
-@pytest.mark.parametrize(("language", "prompt_set"), [("de", "std"), ("fr", "long")])
+@pytest.mark.parametrize(("language", "prompt_set"), [("de", "std"), ("fr", "../long")])
 def test_media_refuses_an_unknown_language_or_set(language: str, prompt_set: str) -> None:
     with pytest.raises(ValueError):
         prompts.media("beep", language, prompt_set)
