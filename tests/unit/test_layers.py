@@ -4,7 +4,8 @@
     flows/                              call flows (import ari, services and the lower modules)
     services/                           the domain (no ARI, no click, no call flow)
     errors, phone, pin_policy, models,  below the services: import only one another
-    storage, db, config, prompts
+    storage, db, config, prompts,
+    prompt_voices, prompt_audio
     ari/                                the ARI client: imports nothing else of ours
 
 Every import counts, including those inside a function or under ``TYPE_CHECKING``: a cycle hidden
@@ -22,8 +23,11 @@ PACKAGE = Path(reconnect_pbx.__file__).parent
 ROOT = PACKAGE.name
 
 BELOW_SERVICES = {
-    f"{ROOT}.{name}" for name in ("errors", "phone", "pin_policy", "models", "storage", "db", "config", "prompts")
-}
+    f"{ROOT}.{name}"
+    for name in (
+        "errors", "phone", "pin_policy", "models", "storage", "db", "config", "prompts", "prompt_voices", "prompt_audio",
+    )
+}  # fmt: skip
 # What a domain service never imports, from this package and from outside it.
 NOT_IN_SERVICES = (
     f"{ROOT}.ari",
