@@ -238,7 +238,7 @@ class MetricsSettings:
 
 @dataclass(frozen=True)
 class AsteriskSettings:
-    """How `doctor` looks at Asterisk beyond ARI, on the host where Asterisk runs."""
+    """How `doctor` and `prompts` reach Asterisk beyond ARI, on the host where Asterisk runs."""
 
     # Where Asterisk's http.conf and manager.conf are (their listening addresses); "" skips.
     config_dir: str = "/etc/asterisk"
@@ -247,6 +247,9 @@ class AsteriskSettings:
     cli_command: str = "asterisk"
     # Our outbound registration in pjsip.conf; "" when the carrier knows us by address.
     trunk_registration: str = "trunk"
+    # Asterisk's sounds/reconnect folder, as seen from here: the prompt sets (<set>/<lang>/<name>.wav)
+    # that `reconnect-pbx prompts import` writes and `prompts status` reads.
+    sounds_dir: str = "/usr/share/asterisk/sounds/reconnect"
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ def decode(path: Path, highpass_hz: int = HIGHPASS_HZ) -> array.array:
         ).stdout  # fmt: skip
     except subprocess.CalledProcessError as error:
         reason = error.stderr.decode(errors="replace").strip().splitlines()
-        raise AudioError(reason[-1] if reason else f"sox failed on {path.name}") from None
+        last = reason[-1].removeprefix("sox FAIL formats: ").replace(str(path), path.name) if reason else "sox failed"
+        raise AudioError(last) from None
     samples = array.array("h")
     samples.frombytes(raw[: len(raw) // 2 * 2])
     if sys.byteorder == "big":
