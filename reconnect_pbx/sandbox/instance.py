@@ -381,24 +381,26 @@ def install_sounds(root: AsteriskRoot) -> Path:
 
     ``sounds/fr``, ``sounds/en`` make the ``std`` set; ``sounds/short/<lang>`` (made by a
     script for fast tests) the ``short`` set. Missing directories are skipped. Files are
-    copied, never linked: a chroot cannot follow a link out of itself.
+    copied, never linked: a chroot cannot follow a link out of itself. Each set is replaced
+    whole; other sets (the association's own, made by ``prompts import``) are left as they are.
     """
     target = root.host_path(SOUNDS_TARGET)
     sets = {"std": SOUNDS_DIR, "short": SOUNDS_DIR / "short"}
+    target.mkdir(parents=True, exist_ok=True)
     with file_lock(target.parent / ".reconnect-sounds.lock"):
-        staging = target.with_name(target.name + ".new")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
         for set_name, source in sets.items():
+            staging = target / f".{set_name}.new"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
             for lang in ("fr", "en"):
                 if (source / lang).is_dir():
-                    shutil.copytree(source / lang, staging / set_name / lang, symlinks=False)
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+                    shutil.copytree(source / lang, staging / lang, symlinks=False)
+            old = target / f".{set_name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            if (target / set_name).exists():
+                (target / set_name).rename(old)
+            staging.rename(target / set_name)
+            shutil.rmtree(old, ignore_errors=True)
     return target
 
 

@@ -1,0 +1,71 @@
+"""The association's own voice: a prompt set made by ``reconnect-pbx prompts import`` is what a
+real call plays once ``voicemail.prompt_set`` names it."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconnect_pbx import prompts
+from reconnect_pbx.sandbox import Sandbox
+from reconnect_pbx.sandbox.chroot import file_lock
+from reconnect_pbx.sandbox.instance import SOUNDS_TARGET
+
+from app_process import CLI, AppProcess
+from deposit_helpers import leave_message, media_names, wait_for_messages
+
+# The whole default greeting, so that the call is short and that sentence in one voice.
+RECORDED = {
+    "greeting-default-intro": "Bonjour, ici la messagerie de",
+    "greeting-default-leave": "Laissez un message après le bip.",
+    **{f"digit-{d}": prompts.text(f"digit-{d}", "fr") for d in range(10)},
+}
+
+
+@pytest.fixture
+def imported_set(sandbox: Sandbox, running_app: AppProcess, tmp_path: Path) -> Iterator[str]:
+    """A set of this test's own, made from recordings by the real CLI, removed afterwards.
+
+    The chroot's sounds are shared by every sandbox of the machine: the lock that a starting
+    sandbox takes to reinstall the shipped sets (install_sounds) is held meanwhile."""
+    sounds = sandbox.pbx.root.host_path(SOUNDS_TARGET)
+    name = f"asso-{secrets.token_hex(3)}"
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    for prompt, words in RECORDED.items():
+        subprocess.run(["espeak-ng", "-v", "fr", "-w", str(recordings / f"{prompt}.wav"), words], check=True)
+    with file_lock(sounds.parent / ".reconnect-sounds.lock"):
+        try:
+            result = subprocess.run(
+                [CLI, "prompts", "import", str(recordings), "--set", name],
+                env={**running_app.env, "RECONNECT_ASTERISK_SOUNDS_DIR": str(sounds)},
+                capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert (result.returncode, result.stderr) == (0, "")
+            assert result.stdout == f"set {name} made in {sounds / name}: {len(RECORDED)} fr prompt(s) imported\n"
+            yield name
+        finally:
+            shutil.rmtree(sounds / name, ignore_errors=True)
+
+
+async def test_a_call_plays_the_set_made_by_prompts_import(
+    imported_set: str, running_app: AppProcess, carrier, observer, enrol, db
+) -> None:
+    person = enrol()
+    caller = f"01{secrets.randbelow(10**8):08d}"
+    with running_app.reconfigured(voicemail_prompt_set=imported_set):
+        call = await leave_message(carrier, observer, person.national, caller)
+        await wait_for_messages(db, person.mailbox_id, 1, timeout=30)
+        await call.wait_hung_up()
+    observed = await observer.call_from(caller)
+    assert all(uri.startswith(f"sound:reconnect/{imported_set}/fr/") for uri in observed.media), observed.media
+    digits = [f"digit-{d}" for d in prompts.dialled_digits(person.number)]
+    assert media_names(observed.media) == ["greeting-default-intro", *digits, "greeting-default-leave", "beep"]
+    # Asterisk found every file of the set (a missing one ends its playback as "failed").
+    finished = [e["playback"]["state"] for e in observed.playback_events if e.type == "PlaybackFinished"]
+    assert finished and set(finished) == {"done"}

@@ -1,0 +1,26 @@
+"""The sandbox's install of the shipped prompt sets leaves the association's own sets alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconnect_pbx.sandbox.chroot import AsteriskRoot
+from reconnect_pbx.sandbox.instance import SOUNDS_DIR, SOUNDS_TARGET, install_sounds
+
+
+def test_reinstalling_the_shipped_sets_keeps_a_set_made_by_prompts_import(tmp_path: Path) -> None:
+    root = AsteriskRoot(tmp_path)
+    target = root.host_path(SOUNDS_TARGET)
+    (target / "association" / "fr").mkdir(parents=True)
+    (target / "association" / "fr" / "goodbye.wav").write_bytes(b"the association's voice")
+    (target / "std" / "fr").mkdir(parents=True)
+    (target / "std" / "fr" / "left-over.wav").write_bytes(b"a prompt that left the catalogue")
+
+    assert install_sounds(root) == target
+
+    assert (target / "association" / "fr" / "goodbye.wav").read_bytes() == b"the association's voice"
+    assert sorted(p.name for p in target.iterdir()) == ["association", "short", "std"]
+    for set_name, source in (("std", SOUNDS_DIR), ("short", SOUNDS_DIR / "short")):
+        for language in ("fr", "en"):
+            shipped = sorted(p.name for p in (source / language).glob("*.wav"))
+            assert sorted(p.name for p in (target / set_name / language).iterdir()) == shipped
