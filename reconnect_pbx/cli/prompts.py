@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
+import wave
 from pathlib import Path
 
 import click
 
 from reconnect_pbx import prompts as catalogue
+from reconnect_pbx.ari.errors import AriError
 from reconnect_pbx.cli.context import App, InputError, pass_app
 from reconnect_pbx.cli.output import json_option, print_json
-from reconnect_pbx.services import prompt_sets
+from reconnect_pbx.config import Settings
+from reconnect_pbx.flows import record_prompt
+from reconnect_pbx.services import destination_policy, prompt_sets
 
 DEFAULT_SET = "association"
 
@@ -42,6 +48,57 @@ def import_command(app: App, folder: Path, language: str, set_name: str) -> None
         click.echo(f"set {set_name} {made} in {result.folder}: {len(result.imported)} {language} prompt(s) imported")
     if result.refused:
         raise InputError(f"{len(result.refused)} file(s) refused, {len(result.imported)} imported")
+
+
+@prompts_group.command("record")
+@click.argument("name")
+@click.option("--number", required=True, help="The operator's phone: the service calls it (callback rules apply).")
+@click.option("--language", type=click.Choice(catalogue.LANGUAGES), default="fr", show_default=True)
+@click.option("--set", "set_name", default=DEFAULT_SET, show_default=True, help="The prompt set to make or add to.")
+@pass_app
+def record_command(app: App, name: str, number: str, language: str, set_name: str) -> None:
+    """Record prompt NAME by phone: the service calls --number, plays the prompt as it is now,
+    then a beep; say it, then press # (or stop talking). Installed as with `prompts import`.
+
+    Only from the server (it needs the service's ARI password). The number must be one the
+    callback rules allow (no premium, short or international number); the call is cut after
+    three minutes.
+    """
+    settings = app.settings
+    if name not in catalogue.CATALOGUE:
+        raise InputError(f"no prompt named {name!r} in the catalogue")
+    sounds_dir = Path(settings.asterisk.sounds_dir)
+    folder = prompt_sets.own_set_folder(sounds_dir, set_name, language)
+    decision = destination_policy.decide(number, is_callback=False, rules=settings.callback)
+    if not decision.allowed:
+        raise InputError(f"{number} cannot be called ({decision.code}): give a landline or mobile number in France")
+    current = set_name if (folder / language / f"{name}.wav").is_file() else prompt_sets.SHIPPED_SET
+    reference = [catalogue.media(name, language, current)]
+    audio = asyncio.run(_record(settings, decision.dial_endpoint(settings.callback.trunk_endpoint), reference))
+    with tempfile.NamedTemporaryFile(suffix=".wav") as recording:
+        Path(recording.name).write_bytes(audio)
+        installed = prompt_sets.install_recording(sounds_dir, set_name, language, name, Path(recording.name))
+    with wave.open(str(installed), "rb") as made:
+        seconds = made.getnframes() / made.getframerate()
+    click.echo(f"recorded {name} ({language}, {seconds:.1f} s) into set {set_name}: {installed}")
+
+
+async def _record(settings: Settings, endpoint: str, reference: list[str]) -> bytes:
+    ari = settings.ari
+    client = record_prompt.make_client(ari.url, ari.username, ari.password, ari.request_timeout_seconds)
+    events = None
+    try:
+        events = await record_prompt.connected(client, ari.request_timeout_seconds)
+        caller_id = settings.access.access_number or None
+        return await record_prompt.record_by_phone(client, endpoint, reference, caller_id=caller_id)
+    except record_prompt.RecordingNotMade as error:
+        raise click.ClickException(f"nothing recorded: {error}") from None
+    except AriError as error:
+        raise click.ClickException(f"nothing recorded: ARI at {ari.url}: {error}") from None
+    finally:
+        await client.close()
+        if events is not None:
+            events.cancel()
 
 
 @prompts_group.command("status")

@@ -68,11 +68,7 @@ def import_recordings(sounds_dir: Path, set_name: str, language: str, source: Pa
     A file whose name is no prompt, given twice, or whose audio cannot be read is refused (one
     Refusal each) and nothing is written for it; the others are installed.
     """
-    if set_name in prompts.PROMPT_SETS:
-        raise InvalidInput(f"set {set_name!r} is installed from the repository; import into a set of your own (e.g. association)")
-    if language not in prompts.LANGUAGES:
-        raise InvalidInput(f"no prompts in language {language!r}; languages are {', '.join(prompts.LANGUAGES)}")
-    folder = set_folder(sounds_dir, set_name)
+    folder = own_set_folder(sounds_dir, set_name, language)
     if not source.is_dir():
         raise NotFound(f"{source} is not a folder")
     accepted: dict[str, array.array] = {}
@@ -89,14 +85,38 @@ def import_recordings(sounds_dir: Path, set_name: str, language: str, source: Pa
             except AudioError as error:
                 refused.append(Refusal(path.name, f"cannot read the audio: {error}"))
     created = not (folder / SOURCES_FILE).exists()
-    if created and not accepted:
-        return ImportResult(set_name, language, folder, False, [], refused)  # no empty set made
+    if accepted:  # else no empty set is made
+        _install(sounds_dir, folder, language, accepted)
+    return ImportResult(set_name, language, folder, created and bool(accepted), sorted(accepted), refused)
+
+
+def install_recording(sounds_dir: Path, set_name: str, language: str, name: str, path: Path) -> Path:
+    """One recording (``prompts record``) as prompt ``name`` of set ``set_name``; its file."""
+    folder = own_set_folder(sounds_dir, set_name, language)
+    prompts.require(name)
+    try:
+        samples = prepare(path)
+    except AudioError as error:
+        raise InvalidInput(f"the recording of {name!r} is unusable: {error}") from None
+    _install(sounds_dir, folder, language, {name: samples})
+    return folder / language / f"{name}.wav"
+
+
+def own_set_folder(sounds_dir: Path, set_name: str, language: str) -> Path:
+    """The folder of a set the association may write (not std nor short)."""
+    if set_name in prompts.PROMPT_SETS:
+        raise InvalidInput(f"set {set_name!r} is installed from the repository; import into a set of your own (e.g. association)")
+    if language not in prompts.LANGUAGES:
+        raise InvalidInput(f"no prompts in language {language!r}; languages are {', '.join(prompts.LANGUAGES)}")
+    return set_folder(sounds_dir, set_name)
+
+
+def _install(sounds_dir: Path, folder: Path, language: str, recordings: dict[str, array.array]) -> None:
     rows = _fill_from_shipped(sounds_dir, folder)
-    for name, samples in sorted(accepted.items()):
+    for name, samples in sorted(recordings.items()):
         write_wav(folder / language / f"{name}.wav", samples)
         rows[(name, language)] = (ASSOCIATION, prompts.text(name, language))
     _write_sources(folder, rows)
-    return ImportResult(set_name, language, folder, created, sorted(accepted), refused)
 
 
 def status(sounds_dir: Path, set_name: str) -> list[LanguageStatus]:
