@@ -15,7 +15,7 @@ from reconnect_pbx.cli.context import App, InputError, pass_app
 from reconnect_pbx.cli.output import json_option, print_json
 from reconnect_pbx.config import Settings
 from reconnect_pbx.flows import record_prompt
-from reconnect_pbx.services import destination_policy, prompt_sets
+from reconnect_pbx.services import audit, destination_policy, prompt_sets
 
 DEFAULT_SET = "association"
 
@@ -72,6 +72,11 @@ def record_command(app: App, name: str, number: str, language: str, set_name: st
     decision = destination_policy.decide(number, is_callback=False, rules=settings.callback)
     if not decision.allowed:
         raise InputError(f"{number} cannot be called ({decision.code}): give a landline or mobile number in France")
+    with app.transaction() as session:  # every call the service pays for is on record, before it is made
+        audit.record(
+            session, app.operator, "prompts.record", prompt=name, language=language, prompt_set=set_name,
+            destination=destination_policy.masked(decision.e164),
+        )  # fmt: skip
     current = set_name if (folder / language / f"{name}.wav").is_file() else prompt_sets.SHIPPED_SET
     reference = [catalogue.media(name, language, current)]
     audio = asyncio.run(_record(settings, decision.dial_endpoint(settings.callback.trunk_endpoint), reference))

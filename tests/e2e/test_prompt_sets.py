@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from reconnect_pbx import prompts
+from reconnect_pbx.models import AuditEvent
 from reconnect_pbx.sandbox import Sandbox
 from reconnect_pbx.sandbox.chroot import file_lock
 from reconnect_pbx.sandbox.instance import SOUNDS_TARGET
@@ -76,7 +78,7 @@ async def test_a_call_plays_the_set_made_by_prompts_import(
 
 
 async def test_prompts_record_calls_the_operator_and_installs_what_they_said(
-    sandbox: Sandbox, running_app: AppProcess, carrier, observer, tmp_path: Path
+    sandbox: Sandbox, running_app: AppProcess, carrier, observer, db
 ) -> None:
     sounds = sandbox.pbx.root.host_path(SOUNDS_TARGET)
     name = f"asso-{secrets.token_hex(3)}"
@@ -113,6 +115,10 @@ async def test_prompts_record_calls_the_operator_and_installs_what_they_said(
                 assert (audio.getframerate(), audio.getnchannels(), audio.getsampwidth()) == (8000, 1, 2)
                 assert audio_rms(installed.read_bytes()) > 0.01  # what the operator said, not silence
             assert installed.read_bytes() != (sounds / "std" / "fr" / "goodbye.wav").read_bytes()
+            audited = db.scalars(select(AuditEvent).where(AuditEvent.action == "prompts.record")).all()
+            assert [e.details for e in audited if e.details["prompt_set"] == name] == [
+                {"prompt": "goodbye", "language": "fr", "prompt_set": name, "destination": "+33142******"}
+            ]
         finally:
             shutil.rmtree(sounds / name, ignore_errors=True)
 
