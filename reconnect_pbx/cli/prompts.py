@@ -104,6 +104,7 @@ async def _record(settings: Settings, endpoint: str, reference: list[str]) -> by
         await client.close()
         if events is not None:
             events.cancel()
+            await asyncio.gather(events, return_exceptions=True)
 
 
 @prompts_group.command("status")
