@@ -57,7 +57,10 @@ DEFAULT_DIRS = {
 EXTENSIONS = (".wav", ".gsm")
 
 TTS_VOICES = {"fr": "fr-FR", "en": "en-US"}
-TTS_SPEED = 100  # pico's own rate; slower only made the menus longer
+# pico's rate in percent: 70 gives about 130 words a minute (fr 130, en 127; 100 gave 179 and
+# 174), the pace that suits people whose French is a second language (issue #18). The menus were
+# shortened to hold it.
+TTS_SPEED = 70
 TTS_SOURCE = {lang: f"tts:pico2wave {voice} speed={TTS_SPEED}" for lang, voice in TTS_VOICES.items()}
 
 _WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")  # day-0 = Sunday
