@@ -180,7 +180,7 @@ _SENTENCES: dict[str, Prompt] = {
         "Welcome to your voicemail. First, let us record your name.",
     ),
     "record-your-name": Prompt(
-        "Après le bip, dites votre prénom et votre nom, puis appuyez sur dièse.",
+        "Après le bip, dites votre prénom et votre nom, puis tapez dièse.",
         "After the tone, say your name, then press hash.",
     ),
     "name-recorded": Prompt("Votre nom a été enregistré.", "Your name has been recorded."),
@@ -219,7 +219,7 @@ _SENTENCES: dict[str, Prompt] = {
         "Hash confirms or skips ahead.",
     ),
     "invalid-key": Prompt(
-        "Ce choix n'est pas valide. Veuillez réessayer.",
+        "Ce choix n'existe pas. Réessayez.",
         "That option is invalid. Please try again.",  # (A)
     ),
     "no-input": Prompt("Vous n'avez appuyé sur aucune touche.", "You did not press any key."),
@@ -234,7 +234,7 @@ _SENTENCES: dict[str, Prompt] = {
     "received": Prompt("reçu", "received"),  # (A)
     "at": Prompt("à", "at"),  # (A)
     "from": Prompt("du", "from"),  # (A)
-    "unknown-caller": Prompt("d'un correspondant inconnu", "from an unknown caller"),  # (A)
+    "unknown-caller": Prompt("d'un numéro masqué", "from an unknown caller"),  # (A)
     "today": Prompt("aujourd'hui", "today"),  # (A)
     "yesterday": Prompt("hier", "yesterday"),  # (A)
     # The message menu, fitted to the message: "effacer" or "récupérer", "suivant" or "dernier".
@@ -279,11 +279,11 @@ _SENTENCES: dict[str, Prompt] = {
         "your name. To record your name again, press 4. To go back to the main menu, press 0.",
     ),
     "recording-failed": Prompt(
-        "L'enregistrement n'a pas abouti. Veuillez réessayer.",
+        "L'enregistrement n'a pas marché. Réessayez.",
         "The recording did not work. Please try again.",
     ),
     "record-after-tone": Prompt(
-        "Parlez après le bip. Quand vous avez terminé, appuyez sur dièse.",
+        "Parlez après le bip. Quand vous avez fini, tapez dièse.",
         "Speak after the tone. When you have finished, press hash.",
     ),
     "greeting-recorded": Prompt("Votre annonce a été enregistrée.", "Your greeting has been recorded."),
@@ -355,7 +355,7 @@ _SENTENCES: dict[str, Prompt] = {
         "please enter the number you wish to call",  # (A)
     ),
     "calling": Prompt(
-        "Veuillez patienter, nous appelons votre correspondant.",
+        "Ne quittez pas, nous appelons ce numéro.",
         "please wait while i connect your call",  # (A)
     ),
     "destination-refused-premium": Prompt(
@@ -391,7 +391,7 @@ _SENTENCES: dict[str, Prompt] = {
         "This caller withheld their number, so they cannot be called back.",
     ),
     "destination-refused-invalid": Prompt(
-        "Ce numéro n'est pas valide. Veuillez vérifier le numéro.",
+        "Ce numéro n'existe pas. Vérifiez-le et réessayez.",
         "This number is not valid. Please check the number.",
     ),
     "emergency-dial-directly": Prompt(
@@ -411,7 +411,7 @@ _SENTENCES: dict[str, Prompt] = {
         "You have used all your available call time for now.",
     ),
     "too-many-calls": Prompt(
-        "Vous avez passé trop d'appels en peu de temps. Veuillez réessayer plus tard.",
+        "Vous avez passé trop d'appels en peu de temps. Réessayez plus tard.",
         "You have made too many calls in a short time. Please try again later.",
     ),
     "call-already-in-progress": Prompt(
@@ -419,19 +419,19 @@ _SENTENCES: dict[str, Prompt] = {
         "You already have a call in progress. Only one call at a time is possible.",
     ),
     "all-lines-busy": Prompt(
-        "Toutes les lignes sont occupées. Veuillez réessayer dans quelques minutes.",
+        "Toutes les lignes sont occupées. Réessayez dans quelques minutes.",
         "All lines are busy. Please try again in a few minutes.",
     ),
     "calls-unavailable-today": Prompt(
-        "Les appels ne sont plus disponibles aujourd'hui. Veuillez réessayer demain.",
+        "Les appels ne sont plus possibles aujourd'hui. Réessayez demain.",
         "Calls are no longer available today. Please try again tomorrow.",
     ),
     "call-limit-warning": Prompt("Il vous reste une minute.", "You have one minute left."),
     "call-busy": Prompt(
-        "La ligne de votre correspondant est occupée. Veuillez réessayer plus tard.",
+        "La ligne est occupée. Réessayez plus tard.",
         "The line is busy. Please try again later.",
     ),
-    "call-no-answer": Prompt("Votre correspondant ne répond pas.", "The number is not answering."),  # (A)
+    "call-no-answer": Prompt("La personne ne répond pas.", "The number is not answering."),  # (A)
     "call-failed": Prompt("L'appel n'a pas pu aboutir.", "The call could not be connected."),
     "call-ended": Prompt("L'appel est terminé.", "The call has ended."),
     "call-time-up": Prompt("Votre temps d'appel est écoulé.", "Your call time is up."),
@@ -679,7 +679,7 @@ def envelope_media(
     timezone: str = LOCAL_TIMEZONE,
 ) -> list[str]:
     """What is said before a message: "message 1, reçu mardi 24 novembre à 14 h 05, du numéro
-    0 1 4 2 6 8 5 3 0 0" (or "d'un correspondant inconnu" when ``caller`` is None).
+    0 1 4 2 6 8 5 3 0 0" (or "d'un numéro masqué" when ``caller`` is None).
 
     ``received_at`` and ``now`` are aware datetimes (naive ones are taken as already local); they
     are said in ``timezone``. A message of today or yesterday says "aujourd'hui"/"hier" instead of
@@ -700,7 +700,7 @@ def envelope_media(
 
 
 def _time_and_caller_media(local: dt.datetime, caller: str | None, language: str, prompt_set: str) -> list[str]:
-    """The end of both envelopes: "à 14 h 05, du 0 1 4 2 ..." (or "d'un correspondant inconnu")."""
+    """The end of both envelopes: "à 14 h 05, du 0 1 4 2 ..." (or "d'un numéro masqué")."""
     said = [media("at", language, prompt_set), *time_media(local.hour, local.minute, language, prompt_set)]
     if caller:
         return [*said, media("from", language, prompt_set), *digits_media(caller, language, prompt_set)]

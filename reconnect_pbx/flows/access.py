@@ -376,7 +376,7 @@ class AccessCall(MailboxCall):
         await self.say("enter-number-to-call", interrupt=DTMF_KEYS)
         destination = await self.digits(MAX_DIALLED_DIGITS)
         if destination == CANCELLED:
-            await self.say("entry-cancelled", interrupt=DTMF_KEYS)
+            await self.cancelled()
             return self.menu
         if destination is None:
             return self.menu
@@ -394,7 +394,7 @@ class AccessCall(MailboxCall):
             await self.say("enter-new-pin", interrupt=DTMF_KEYS)
             first = await self.digits(MAX_PIN_DIGITS)
             if first == CANCELLED:
-                return False
+                return await self.cancelled()
             if first is None:
                 continue
             try:
@@ -406,7 +406,7 @@ class AccessCall(MailboxCall):
             await self.say("reenter-new-pin", interrupt=DTMF_KEYS)
             second = await self.digits(MAX_PIN_DIGITS)
             if second == CANCELLED:
-                return False
+                return await self.cancelled()
             if second != first:
                 await self.say("pins-dont-match", interrupt=DTMF_KEYS)
                 continue
@@ -418,6 +418,11 @@ class AccessCall(MailboxCall):
             log.info("channel %s: PIN changed for mailbox %s", self.channel.id, self.account.mailbox_id)
             await self.say("pin-changed")
             return True
+        return False
+
+    async def cancelled(self) -> bool:
+        """"*" in an entry: said, so that the caller knows nothing was done."""
+        await self.say("entry-cancelled", interrupt=DTMF_KEYS)
         return False
 
     def weak_pin_media(self, reason_code: str, length: int) -> list[str]:
