@@ -42,10 +42,10 @@ at once (``Listening.start_straight``), and the main menu:
 
     "you have N new messages and M saved messages"
     1 listen (flows/listening.py)        2 make a call (number, # to end, * to cancel)
-    * the help (3 greetings, 4 change PIN, # hang up; the key map), then the menu again
-    5 French/English, said in the other language ("For English, press 5")
-    (not said: 3 greetings (flows/greetings.py), 4 change PIN, # goodbye once confirmed by a
-    second #, 0 the menu again)
+    * the help, then the menu again     5 French/English, said in the other language
+                                          ("For English, press 5")
+    in the help: 3 greetings (flows/greetings.py), 4 change PIN, # goodbye once confirmed by a
+    second #; then the key map (0 is the menu again)
 
 Ten seconds of silence (``voicemail.input_timeout_seconds``) repeat a menu, twice, then
 ``no-input-goodbye`` (the call ends, the messages are kept) and goodbye;

@@ -18,10 +18,10 @@ Keys, during the envelope, during the message and after it (the key map of ``flo
     * back 5 s, # forward 5 s (during the message)
     * the help and the message menu again, # the next message (after the message)
 
-The message menu says four of them, fitted to the message (``message_menu_prompts``): replay, call
-back, delete (or restore, once deleted), and the next message (or, on the last one, "that was the
-last message" and 0 for the menu). The help (``*``) says the others: previous (not on the first
-message), full envelope, save, the controls during a message, and the key map.
+The message menu says at most four of them, fitted to the message (``message_menu_prompts``):
+replay, call back, delete (or restore, once deleted), and "#" for the next message (on the last
+one, "that was the last message" instead). The help (``*``) says the others: previous (not on the
+first message), full envelope, save, 0 for the menu, the controls during a message, the key map.
 
 A message heard to the end becomes saved, with ``heard_at`` (Asterisk ignores a ``#`` that would
 skip past the end, so the end is always heard).
