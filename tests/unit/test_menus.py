@@ -93,14 +93,20 @@ def path_seconds(received_at: dt.datetime) -> float:
     return sum(seconds(name, lang) for name, lang in played) + keys * SECONDS_PER_KEY + LOGIN_ANSWER_SECONDS
 
 
-def recorded_fragments(played: list[tuple[str, str]]) -> list[str]:
-    """The prompts on a path still made from Armelle's recordings (sounds/manifest.tsv): her
-    digits and numbers take twice as long as the TTS voice's at 130 words a minute."""
-    manifest = {}
+def manifest_sources() -> dict[tuple[str, str], str]:
+    """(prompt, language) -> where its file came from (sounds/manifest.tsv)."""
+    sources = {}
     for line in (SOUNDS / "manifest.tsv").read_text(encoding="utf-8").splitlines()[1:]:
         name, lang, source, _ = line.split("\t")
-        manifest[name, lang] = source
-    return sorted({f"{lang}/{name}" for name, lang in played if "armelle" in manifest[name, lang]})
+        sources[name, lang] = source
+    return sources
+
+
+def recorded_fragments(played: list[tuple[str, str]]) -> list[str]:
+    """The prompts on a path still made from Armelle's recordings: her digits and numbers take
+    twice as long as the TTS voice's at 130 words a minute."""
+    sources = manifest_sources()
+    return sorted({f"{lang}/{name}" for name, lang in played if "armelle" in sources[name, lang]})
 
 
 @pytest.mark.parametrize("received", RECEIVED)
