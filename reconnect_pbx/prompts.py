@@ -81,9 +81,10 @@ _SENTENCES: dict[str, Prompt] = {
     # told so): capacity is a soft limit, calls already past that check are stored beyond it.
     "mailbox-full-owner": Prompt(
         "Votre messagerie est pleine : les personnes qui vous appellent ne peuvent plus laisser de "
-        "message. Supprimez les messages dont vous n'avez plus besoin.",
-        "Your mailbox is full: people who call you cannot leave a message. "
-        "Delete the messages you no longer need.",
+        "message, jusqu'à ce que vous en effaciez. Vos messages sont gardés. Effacez ceux dont "
+        "vous n'avez plus besoin.",
+        "Your mailbox is full: people who call you cannot leave a message until you delete some. "
+        "Your messages are kept. Delete the ones you no longer need.",
     ),
     "message-too-short": Prompt(
         "Votre message était trop court et n'a pas été enregistré.",
@@ -94,12 +95,17 @@ _SENTENCES: dict[str, Prompt] = {
         "Your message has been saved. Goodbye.",  # (A)
     ),
     "technical-problem": Prompt(
-        "Nous sommes désolés, un problème technique est survenu. Veuillez rappeler plus tard.",
-        "We are sorry, a technical problem has occurred. Please call again later.",
+        "Nous sommes désolés, un problème technique est survenu. Les messages sont gardés. "
+        "Rappelez dans quelques minutes.",
+        "We are sorry, a technical problem has occurred. The messages are kept. "
+        "Please call again in a few minutes.",
     ),
+    # A dead end says for how long, that the messages are kept, and who can help.
     "service-unavailable": Prompt(
-        "Le service est momentanément indisponible. Veuillez rappeler plus tard.",
-        "The service is temporarily unavailable. Please call again later.",
+        "Le service ne marche pas en ce moment. Les messages sont gardés. Rappelez dans quelques "
+        "minutes. Si cela dure, prévenez l'équipe qui vous accompagne.",
+        "The service is not working at the moment. The messages are kept. Please call again in a "
+        "few minutes. If it goes on, tell the team that supports you.",
     ),
     # Played by the dialplan alone (dialplan/fallback.conf) when the application is not connected:
     # it cannot know whose number was dialled, nor their language, so French then English.
@@ -112,7 +118,7 @@ _SENTENCES: dict[str, Prompt] = {
     "entry-cancelled": Prompt("Annulé.", "Cancelled."),
     # "#" in the main menu: quitting is confirmed, a key pressed by mistake does not hang up.
     "confirm-quit": Prompt(
-        "Pour raccrocher, appuyez encore sur dièse. Sinon, appuyez sur une autre touche.",
+        "Pour raccrocher, tapez encore dièse. Sinon, tapez une autre touche.",
         "To hang up, press hash again. Otherwise, press any other key.",
     ),
     # Before a silence ends a call (no key through a prompt and its repeats).
@@ -125,33 +131,39 @@ _SENTENCES: dict[str, Prompt] = {
     # Login and first use.
     # Number and PIN entries end by themselves at their length: no "#" asked for (one typed anyway
     # is taken as the end of the entry, flows/menus.py).
-    "enter-personal-number": Prompt(
-        "Veuillez composer votre numéro personnel.",
-        "Please enter your personal number.",
-    ),
+    "enter-personal-number": Prompt("Tapez votre numéro.", "Please enter your number."),
     "enter-personal-number-end": Prompt(
-        "Veuillez composer les derniers chiffres de votre numéro personnel.",
+        "Tapez les derniers chiffres de votre numéro personnel.",
         "Please enter the last digits of your personal number.",
     ),
     "enter-pin": Prompt(
-        "Veuillez composer votre code secret.",
+        "Votre code secret ?",
         "Please enter your PIN.",
     ),
     "login-incorrect": Prompt(
-        "Le numéro ou le code secret est incorrect.",
+        "Le numéro ou le code secret n'est pas bon.",
         "The number or the PIN is incorrect.",
     ),
+    # Dead ends: for how long, the messages kept, who can help. A lock lasts at most
+    # access.lock_max_minutes (default 60: "une heure"); keep the text in step if it changes.
     "login-locked": Prompt(
-        "L'accès à cette messagerie est temporairement bloqué. Veuillez réessayer plus tard.",
-        "Access to this mailbox is temporarily blocked. Please try again later.",
+        "Trop de codes faux : l'accès à cette messagerie est bloqué pour une heure au plus. "
+        "Les messages sont gardés. Rappelez plus tard, ou demandez à l'équipe qui vous accompagne.",
+        "Too many wrong PINs: access to this mailbox is blocked for an hour at most. "
+        "The messages are kept. Call again later, or ask the team that supports you.",
     ),
     "login-suspended": Prompt(
-        "L'accès à cette messagerie est bloqué. Veuillez contacter la structure qui vous accompagne.",
-        "Access to this mailbox is blocked. Please contact the centre that supports you.",
+        "L'accès à cette messagerie est bloqué jusqu'à ce que l'équipe qui vous accompagne vous "
+        "donne un nouveau code secret. Les messages sont gardés.",
+        "Access to this mailbox is blocked until the team that supports you gives you a new PIN. "
+        "The messages are kept.",
     ),
+    # The brake lasts access.brake_window_minutes (default 10).
     "login-try-later": Prompt(
-        "Le service ne peut pas vérifier les codes secrets pour le moment. Veuillez rappeler plus tard.",
-        "The service cannot check PINs at the moment. Please call again later.",
+        "Le service ne peut pas vérifier les codes secrets pour le moment. Les messages sont "
+        "gardés. Rappelez dans un quart d'heure.",
+        "The service cannot check PINs at the moment. The messages are kept. "
+        "Please call again in a quarter of an hour.",
     ),
     # At login, when wrong PINs were typed since the last one: "... est de" + number + advice.
     "failed-logins-since": Prompt(
@@ -160,8 +172,8 @@ _SENTENCES: dict[str, Prompt] = {
     ),
     "more-than": Prompt("plus de", "more than"),
     "failed-logins-advice": Prompt(
-        "Si ce n'était pas vous, parlez-en à la structure qui vous accompagne.",
-        "If it was not you, please tell the centre that supports you.",
+        "Si ce n'était pas vous, parlez-en à l'équipe qui vous accompagne.",
+        "If it was not you, please tell the team that supports you.",
     ),
     "pin-change-required": Prompt(
         "Le code secret qui vous a été remis doit être changé. Choisissez maintenant votre propre code secret.",
@@ -172,46 +184,46 @@ _SENTENCES: dict[str, Prompt] = {
         "Welcome to your voicemail. First, let us record your name.",
     ),
     "record-your-name": Prompt(
-        "Après le bip, dites votre prénom et votre nom, puis appuyez sur dièse.",
+        "Après le bip, dites votre prénom et votre nom, puis tapez dièse.",
         "After the tone, say your name, then press hash.",
     ),
     "name-recorded": Prompt("Votre nom a été enregistré.", "Your name has been recorded."),
     "change-pin-offer": Prompt(
-        "Pour votre sécurité, nous vous conseillons de changer votre code secret. "
-        "Pour le changer maintenant, appuyez sur 1. Sinon, appuyez sur dièse.",
-        "For your security, we advise you to change your PIN. "
-        "To change it now, press 1. Otherwise, press hash.",
+        "Nous vous conseillons de changer votre code secret : pour le changer, tapez 1, sinon, tapez dièse.",
+        "We advise you to change your PIN: to change it, press 1, otherwise, press hash.",
     ),
     "please-try-again": Prompt("Veuillez réessayer.", "Please try again."),  # (A)
     # Main menu and message counts: "vous avez" + number + "nouveaux messages".
     "you-have": Prompt("Vous avez", "you have"),  # (A)
     "new-message": Prompt("nouveau message", "new message"),  # (A)
     "new-messages": Prompt("nouveaux messages", "new messages"),  # (A)
-    "saved-message": Prompt("message archivé", "saved message"),  # (A)
-    "saved-messages": Prompt("messages archivés", "saved messages"),  # (A)
+    "saved-message": Prompt("message gardé", "saved message"),  # (A)
+    "saved-messages": Prompt("messages gardés", "saved messages"),  # (A)
     "and": Prompt("et", "and"),  # (A)
     "no-messages": Prompt("Vous n'avez aucun message.", "you have no messages"),  # (A)
+    # Menus: at most four choices, the most used first, about ten seconds (tests/unit/
+    # test_menus.py); the other choices are in the help, key "*" (flows/menus.py, the key map).
     "main-menu": Prompt(
-        "Pour écouter vos messages, appuyez sur 1. Pour passer un appel, appuyez sur 2. "
-        "Pour votre annonce d'accueil, appuyez sur 3. Pour changer votre code secret, appuyez sur 4. "
-        "Pour changer de langue, appuyez sur 5. Pour l'aide, appuyez sur étoile. "
-        "Pour quitter, appuyez sur dièse.",
-        "To listen to your messages, press 1. To make a call, press 2. "
-        "For your greeting, press 3. To change your PIN, press 4. "
-        "To change language, press 5. For help, press star. To leave, press hash.",
+        "Pour écouter vos messages, tapez 1, pour appeler, tapez 2, pour l'aide, tapez étoile.",
+        "To hear your messages, press 1, to make a call, press 2, for help, press star.",
     ),
-    # The key map, the same everywhere (flows/access.py): 0 the main menu, * back, repeat or
-    # cancel, # confirm, skip or forward.
+    # Said in the *other* language, after the main menu: a person who does not understand the
+    # language of the menu understands this one.
+    "language-offer": Prompt("Pour le français, tapez 5.", "For English, press 5."),
+    "main-help": Prompt(
+        "Pour votre annonce d'accueil, tapez 3. Pour changer votre code secret, tapez 4. "
+        "Pour raccrocher, tapez dièse.",
+        "For your greeting, press 3. To change your PIN, press 4. To hang up, press hash.",
+    ),
+    # The key map, the same everywhere (flows/menus.py), said at the end of every help.
     "help": Prompt(
-        "Ce service vous donne un numéro de téléphone personnel, avec une messagerie vocale et des "
-        "appels gratuits. Partout, la touche zéro vous ramène au menu principal. La touche étoile "
-        "revient en arrière, répète ou annule. La touche dièse valide ou passe à la suite.",
-        "This service gives you a personal phone number, with free voicemail and free calls. "
-        "Everywhere, the zero key takes you back to the main menu. The star key goes back, repeats "
-        "or cancels. The hash key confirms or skips ahead.",
+        "Partout, zéro vous ramène au menu principal. Étoile revient en arrière, répète ou annule. "
+        "Dièse valide ou passe à la suite.",
+        "Everywhere, zero takes you back to the main menu. Star goes back, repeats or cancels. "
+        "Hash confirms or skips ahead.",
     ),
     "invalid-key": Prompt(
-        "Ce choix n'est pas valide. Veuillez réessayer.",
+        "Ce choix n'existe pas. Réessayez.",
         "That option is invalid. Please try again.",  # (A)
     ),
     "no-input": Prompt("Vous n'avez appuyé sur aucune touche.", "You did not press any key."),
@@ -225,49 +237,62 @@ _SENTENCES: dict[str, Prompt] = {
     "first-message": Prompt("Premier message.", "first message"),  # (A)
     "received": Prompt("reçu", "received"),  # (A)
     "at": Prompt("à", "at"),  # (A)
-    "from": Prompt("du numéro", "from"),  # (A)
-    "unknown-caller": Prompt("d'un correspondant inconnu", "from an unknown caller"),  # (A)
+    "from": Prompt("du", "from"),  # (A)
+    "unknown-caller": Prompt("d'un numéro masqué", "from an unknown caller"),  # (A)
     "today": Prompt("aujourd'hui", "today"),  # (A)
     "yesterday": Prompt("hier", "yesterday"),  # (A)
+    # The message menu, fitted to the message: "effacer" or "récupérer", "suivant" or "dernier".
     "message-menu": Prompt(
-        "Pour réécouter ce message, appuyez sur 1. Pour rappeler la personne, appuyez sur 2. "
-        "Pour supprimer ce message, ou pour le récupérer, appuyez sur 3. "
-        "Pour le message précédent, appuyez sur 4. Pour le message suivant, appuyez sur 6. "
-        "Pour l'archiver, appuyez sur 9. Pendant l'écoute, étoile recule et dièse avance de cinq secondes. "
-        "Pour revenir au menu principal, appuyez sur 0.",
-        "To replay this message, press 1. To call the person back, press 2. "
-        "To delete this message, or to get it back, press 3. "
-        "For the previous message, press 4. For the next message, press 6. "
-        "To save it, press 9. While it plays, star goes back and hash goes forward five seconds. "
-        "To go back to the main menu, press 0.",
+        "Pour réécouter, tapez 1, pour rappeler, tapez 2, pour effacer, tapez 3.",
+        "To replay, press 1, to call back, press 2, to delete, press 3.",
     ),
-    "message-deleted": Prompt("Message supprimé.", "Message deleted."),  # (A)
-    "message-restored": Prompt("Message restauré.", "Message undeleted."),  # (A)
-    "message-saved-folder": Prompt("Message archivé.", "message saved"),  # (A)
+    "message-menu-deleted": Prompt(
+        "Pour réécouter, tapez 1, pour rappeler, tapez 2, pour récupérer, tapez 3.",
+        "To replay, press 1, to call back, press 2, to get it back, press 3.",
+    ),
+    "message-menu-next": Prompt("Pour le suivant, tapez dièse.", "For the next one, press hash."),
+    # After the last message "#" (next) and "0" lead to the main menu; the help says so.
+    "message-menu-last": Prompt("C'était le dernier message.", "That was the last message."),
+    "message-help-previous": Prompt(
+        "Pour le message précédent, tapez 4.",
+        "For the previous message, press 4.",
+    ),
+    "message-help": Prompt(
+        "Pour entendre la date et le numéro, tapez 5. Pour garder ce message, tapez 9. "
+        "Pour revenir au menu principal, tapez 0. "
+        "Pendant l'écoute, étoile recule et dièse avance de cinq secondes.",
+        "To hear the date and the number, press 5. To keep this message, press 9. "
+        "To go back to the main menu, press 0. "
+        "While it plays, star goes back and hash goes forward five seconds.",
+    ),
+    "message-deleted": Prompt("Message effacé.", "Message deleted."),  # (A)
+    "message-restored": Prompt("Message récupéré.", "Message undeleted."),  # (A)
+    "message-saved-folder": Prompt("Message gardé.", "message saved"),  # (A)
     "no-previous-message": Prompt("Il n'y a pas de message précédent.", "There is no previous message."),
     "no-more-messages": Prompt("Il n'y a pas d'autre message.", "No more messages."),  # (A)
     # Greetings.
     "greetings-menu": Prompt(
-        "Pour enregistrer une nouvelle annonce d'accueil, appuyez sur 1. Pour écouter votre annonce, "
-        "appuyez sur 2. Pour supprimer votre annonce et revenir à l'annonce standard, appuyez sur 3. "
-        "Pour enregistrer à nouveau votre nom, appuyez sur 4. Pour réécouter ce menu, appuyez sur étoile. "
-        "Pour revenir au menu principal, appuyez sur 0.",
-        "To record a new greeting, press 1. To listen to your greeting, press 2. "
-        "To delete your greeting and go back to the standard greeting, press 3. "
-        "To record your name again, press 4. To hear this menu again, press star. "
-        "To go back to the main menu, press 0.",
+        "Pour enregistrer une annonce d'accueil, tapez 1, pour l'écouter, tapez 2, pour l'effacer, tapez 3.",
+        "To record a greeting, press 1, to hear it, press 2, to delete it, press 3.",
+    ),
+    "greetings-help": Prompt(
+        "Sans annonce d'accueil, les personnes qui vous appellent entendent l'annonce standard, "
+        "avec votre nom. Pour enregistrer à nouveau votre nom, tapez 4. Pour revenir au menu "
+        "principal, tapez 0.",
+        "Without a greeting of your own, people who call you hear the standard greeting, with "
+        "your name. To record your name again, press 4. To go back to the main menu, press 0.",
     ),
     "recording-failed": Prompt(
-        "L'enregistrement n'a pas abouti. Veuillez réessayer.",
+        "L'enregistrement n'a pas marché. Réessayez.",
         "The recording did not work. Please try again.",
     ),
     "record-after-tone": Prompt(
-        "Parlez après le bip. Quand vous avez terminé, appuyez sur dièse.",
+        "Parlez après le bip. Quand vous avez fini, tapez dièse.",
         "Speak after the tone. When you have finished, press hash.",
     ),
     "greeting-recorded": Prompt("Votre annonce a été enregistrée.", "Your greeting has been recorded."),
     "greeting-deleted": Prompt(
-        "Votre annonce a été supprimée. Vos correspondants entendront l'annonce standard.",
+        "Votre annonce a été effacée. Les personnes qui vous appellent entendront l'annonce standard.",
         "Your greeting has been deleted. Callers will hear the standard greeting.",
     ),
     "no-personal-greeting": Prompt(
@@ -276,11 +301,11 @@ _SENTENCES: dict[str, Prompt] = {
     ),
     # PIN change. A refused PIN: "pin-weak-" + the reason code of pin_policy.WeakPin.
     "enter-new-pin": Prompt(
-        "Veuillez composer votre nouveau code secret, suivi de la touche dièse.",
+        "Tapez votre nouveau code secret, puis dièse.",
         "Please enter your new PIN, followed by the hash key.",
     ),
     "reenter-new-pin": Prompt(
-        "Veuillez composer à nouveau votre nouveau code secret, suivi de la touche dièse.",
+        "Tapez encore une fois votre nouveau code secret, puis dièse.",
         "Please enter your new PIN again, followed by the hash key.",
     ),
     "pins-dont-match": Prompt(
@@ -330,11 +355,11 @@ _SENTENCES: dict[str, Prompt] = {
     ),
     # Callback: a logged-in person calls out through the service.
     "enter-number-to-call": Prompt(
-        "Veuillez composer le numéro que vous souhaitez appeler.",
+        "Tapez le numéro à appeler, puis dièse. Pour annuler, tapez étoile.",
         "please enter the number you wish to call",  # (A)
     ),
     "calling": Prompt(
-        "Veuillez patienter, nous appelons votre correspondant.",
+        "Ne quittez pas, nous appelons ce numéro.",
         "please wait while i connect your call",  # (A)
     ),
     "destination-refused-premium": Prompt(
@@ -350,8 +375,10 @@ _SENTENCES: dict[str, Prompt] = {
         "International numbers cannot be called with this service.",
     ),
     "destination-refused-mobile": Prompt(
-        "Les numéros de portable ne peuvent pas être composés avec ce service.",
-        "Mobile numbers cannot be dialled with this service.",
+        "Avec ce service, vous pouvez appeler un numéro fixe, ou rappeler une personne qui vous a "
+        "laissé un message, mais pas taper un numéro de portable.",
+        "With this service, you can call a landline, or call back a person who left you a message, "
+        "but not dial a mobile number.",
     ),
     "destination-refused-overseas": Prompt(
         "Les numéros d'outre-mer ne peuvent pas être appelés avec ce service.",
@@ -368,7 +395,7 @@ _SENTENCES: dict[str, Prompt] = {
         "This caller withheld their number, so they cannot be called back.",
     ),
     "destination-refused-invalid": Prompt(
-        "Ce numéro n'est pas valide. Veuillez vérifier le numéro.",
+        "Ce numéro n'existe pas. Vérifiez-le et réessayez.",
         "This number is not valid. Please check the number.",
     ),
     "emergency-dial-directly": Prompt(
@@ -378,17 +405,17 @@ _SENTENCES: dict[str, Prompt] = {
         "The call is free.",
     ),
     "outbound-suspended": Prompt(
-        "Les appels ne sont pas disponibles sur votre compte pour le moment. "
-        "Veuillez contacter la structure qui vous accompagne.",
-        "Calls are not available on your account at the moment. "
-        "Please contact the centre that supports you.",
+        "Les appels sont bloqués sur votre compte, jusqu'à ce que l'équipe qui vous accompagne "
+        "les débloque. Vos messages sont gardés : vous pouvez toujours les écouter.",
+        "Calls are blocked on your account until the team that supports you unblocks them. "
+        "Your messages are kept: you can still listen to them.",
     ),
     "quota-exhausted": Prompt(
         "Vous avez utilisé tout votre temps d'appel disponible pour le moment.",
         "You have used all your available call time for now.",
     ),
     "too-many-calls": Prompt(
-        "Vous avez passé trop d'appels en peu de temps. Veuillez réessayer plus tard.",
+        "Vous avez passé trop d'appels en peu de temps. Réessayez plus tard.",
         "You have made too many calls in a short time. Please try again later.",
     ),
     "call-already-in-progress": Prompt(
@@ -396,19 +423,19 @@ _SENTENCES: dict[str, Prompt] = {
         "You already have a call in progress. Only one call at a time is possible.",
     ),
     "all-lines-busy": Prompt(
-        "Toutes les lignes sont occupées. Veuillez réessayer dans quelques minutes.",
+        "Toutes les lignes sont occupées. Réessayez dans quelques minutes.",
         "All lines are busy. Please try again in a few minutes.",
     ),
     "calls-unavailable-today": Prompt(
-        "Les appels ne sont plus disponibles aujourd'hui. Veuillez réessayer demain.",
+        "Les appels ne sont plus possibles aujourd'hui. Réessayez demain.",
         "Calls are no longer available today. Please try again tomorrow.",
     ),
     "call-limit-warning": Prompt("Il vous reste une minute.", "You have one minute left."),
     "call-busy": Prompt(
-        "La ligne de votre correspondant est occupée. Veuillez réessayer plus tard.",
+        "La ligne est occupée. Réessayez plus tard.",
         "The line is busy. Please try again later.",
     ),
-    "call-no-answer": Prompt("Votre correspondant ne répond pas.", "The number is not answering."),  # (A)
+    "call-no-answer": Prompt("La personne ne répond pas.", "The number is not answering."),  # (A)
     "call-failed": Prompt("L'appel n'a pas pu aboutir.", "The call could not be connected."),
     "call-ended": Prompt("L'appel est terminé.", "The call has ended."),
     "call-time-up": Prompt("Votre temps d'appel est écoulé.", "Your call time is up."),
@@ -656,7 +683,7 @@ def envelope_media(
     timezone: str = LOCAL_TIMEZONE,
 ) -> list[str]:
     """What is said before a message: "message 1, reçu mardi 24 novembre à 14 h 05, du numéro
-    0 1 4 2 6 8 5 3 0 0" (or "d'un correspondant inconnu" when ``caller`` is None).
+    0 1 4 2 6 8 5 3 0 0" (or "d'un numéro masqué" when ``caller`` is None).
 
     ``received_at`` and ``now`` are aware datetimes (naive ones are taken as already local); they
     are said in ``timezone``. A message of today or yesterday says "aujourd'hui"/"hier" instead of
@@ -677,7 +704,7 @@ def envelope_media(
 
 
 def _time_and_caller_media(local: dt.datetime, caller: str | None, language: str, prompt_set: str) -> list[str]:
-    """The end of both envelopes: "à 14 h 05, du 0 1 4 2 ..." (or "d'un correspondant inconnu")."""
+    """The end of both envelopes: "à 14 h 05, du 0 1 4 2 ..." (or "d'un numéro masqué")."""
     said = [media("at", language, prompt_set), *time_media(local.hour, local.minute, language, prompt_set)]
     if caller:
         return [*said, media("from", language, prompt_set), *digits_media(caller, language, prompt_set)]

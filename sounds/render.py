@@ -39,7 +39,10 @@ MANIFEST = SOUNDS / "manifest.tsv"
 MANIFEST_HEADER = ("name", "lang", "source", "text")
 
 TTS_VOICES = {"fr": "fr-FR", "en": "en-US"}
-TTS_SPEED = 100  # pico's own rate; slower only made the menus longer
+# pico's rate in percent: 70 gives about 130 words a minute (fr 130, en 127; 100 gave 179 and
+# 174), the pace that suits people whose French is a second language (issue #18). The menus were
+# shortened to hold it.
+TTS_SPEED = 70
 TTS_SOURCE = {lang: f"tts:pico2wave {voice} speed={TTS_SPEED}" for lang, voice in TTS_VOICES.items()}
 
 # Prompts that are a tone, not words: the same in every language.

@@ -9,10 +9,8 @@ Two ways in:
 
 The caller ID is never looked at: calling from one's own number still asks for the PIN.
 
-One key map for the whole service (said in ``help``, printed on the leaflet): ``0`` the main menu
-(in the main menu: the menu again), ``*`` back, repeat or cancel (help and the menu again, the
-menu again, 5 s back in a message, cancel an entry, announced), ``#`` confirm, skip or forward
-(end of an entry, next message, 5 s on in a message, leave the main menu once confirmed).
+One key map for the whole service (``flows/menus.py``, said in ``help``, printed on the leaflet):
+``0`` the main menu, ``*`` back, repeat or cancel, ``#`` confirm or skip.
 
 Login (the lock rules are in ``services/access.py``):
 
@@ -44,8 +42,10 @@ at once (``Listening.start_straight``), and the main menu:
 
     "you have N new messages and M saved messages"
     1 listen (flows/listening.py)        2 make a call (number, # to end, * to cancel)
-    3 greetings (flows/greetings.py)      4 change PIN        5 French/English
-    * help, then the menu again           # goodbye, once confirmed by a second #
+    * the help, then the menu again     5 French/English, said in the other language
+                                          ("For English, press 5")
+    in the help: 3 greetings (flows/greetings.py), 4 change PIN, # goodbye once confirmed by a
+    second #; then the key map (0 is the menu again)
 
 Ten seconds of silence (``voicemail.input_timeout_seconds``) repeat a menu, twice, then
 ``no-input-goodbye`` (the call ends, the messages are kept) and goodbye;
@@ -71,7 +71,7 @@ from .context import FlowContext
 from .greetings import GreetingsMenu, record_greeting
 from .listening import Listening
 from .mailbox_call import MailboxCall, Step
-from .menus import CANCELLED, collect_digits
+from .menus import BACK_KEY, CANCELLED, CONFIRM_KEY, KEY_MAP_PROMPT, MAIN_MENU_KEY, collect_digits
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +316,8 @@ class AccessCall(MailboxCall):
         counts = await self.ctx.db(access.message_counts, self.account.mailbox_id)
         if counts.new == 0:
             return self._menu(self.counts_said(counts))
-        await self.channel.play(self.counts_said(counts), interrupt=DTMF_KEYS)
+        # The new messages alone ("un nouveau message"): the saved ones come with the menu.
+        await self.channel.play(self.counts_said(counts, new_only=True), interrupt=DTMF_KEYS)
         return Listening(self).start_straight
 
     async def main_menu(self) -> Step:
@@ -324,10 +325,10 @@ class AccessCall(MailboxCall):
         counts = await self.ctx.db(access.message_counts, self.account.mailbox_id)
         return self._menu(self.counts_said(counts))
 
-    def counts_said(self, counts: access.MessageCounts) -> list[str]:
+    def counts_said(self, counts: access.MessageCounts, *, new_only: bool = False) -> list[str]:
         """The counts, and "your mailbox is full" at or over the capacity: it is checked when a
         call starts, so simultaneous callers may fill a box past it (nothing is lost)."""
-        said = self.counts_media(counts)
+        said = counts_media(counts, self.language, self.prompt_set, new_only=new_only)
         if counts.new + counts.saved >= self.settings.voicemail.mailbox_capacity:
             log.info("channel %s: mailbox %s is full", self.channel.id, self.account.mailbox_id)
             said += self.media("mailbox-full-owner")
@@ -339,10 +340,11 @@ class AccessCall(MailboxCall):
 
     def _menu(self, before: list[str]) -> Step:
         async def menu() -> Step:
-            key = await self.menu_choice(self.media("main-menu"), "012345*#", intro=before)
+            menu = [self.ctx.prompt(name, language) for name, language in main_menu_prompts(self.language)]
+            key = await self.menu_choice(menu, "12345" + MAIN_MENU_KEY + BACK_KEY + CONFIRM_KEY, intro=before)
             if key is None:
                 return self.silence_goodbye()
-            if key == "#":
+            if key == CONFIRM_KEY:
                 return self.confirm_quit
             if key == "1":
                 return Listening(self).start
@@ -354,9 +356,9 @@ class AccessCall(MailboxCall):
                 return self.change_pin
             if key == "5":
                 return self.change_language
-            if key == "0":
+            if key == MAIN_MENU_KEY:
                 return self.menu
-            await self.say("help", interrupt=DTMF_KEYS)
+            await self.say(*main_help_prompts(), interrupt=DTMF_KEYS)
             return self.menu
 
         return menu
@@ -366,30 +368,15 @@ class AccessCall(MailboxCall):
         the menu (a key pressed by mistake never ends the call)."""
         await self.say("confirm-quit", interrupt=DTMF_KEYS)
         key = await self.channel.get_key(self.timeout)
-        if key == "#":
+        if key == CONFIRM_KEY:
             return self.goodbye()
         return self.menu
-
-    def counts_media(self, counts: access.MessageCounts) -> list[str]:
-        if counts.new == 0 and counts.saved == 0:
-            return self.media("no-messages")
-        top = prompts.MAX_NUMBER
-
-        def count(n: int, singular: str, plural: str) -> list[str]:
-            return prompts.count_media(min(n, top), singular, plural, self.language, self.prompt_set)
-
-        return [
-            *self.media("you-have"),
-            *count(counts.new, "new-message", "new-messages"),
-            *self.media("and"),
-            *count(counts.saved, "saved-message", "saved-messages"),
-        ]
 
     async def make_call(self) -> Step:
         await self.say("enter-number-to-call", interrupt=DTMF_KEYS)
         destination = await self.digits(MAX_DIALLED_DIGITS)
         if destination == CANCELLED:
-            await self.say("entry-cancelled", interrupt=DTMF_KEYS)
+            await self.cancelled()
             return self.menu
         if destination is None:
             return self.menu
@@ -407,7 +394,7 @@ class AccessCall(MailboxCall):
             await self.say("enter-new-pin", interrupt=DTMF_KEYS)
             first = await self.digits(MAX_PIN_DIGITS)
             if first == CANCELLED:
-                return False
+                return await self.cancelled()
             if first is None:
                 continue
             try:
@@ -419,7 +406,7 @@ class AccessCall(MailboxCall):
             await self.say("reenter-new-pin", interrupt=DTMF_KEYS)
             second = await self.digits(MAX_PIN_DIGITS)
             if second == CANCELLED:
-                return False
+                return await self.cancelled()
             if second != first:
                 await self.say("pins-dont-match", interrupt=DTMF_KEYS)
                 continue
@@ -433,16 +420,57 @@ class AccessCall(MailboxCall):
             return True
         return False
 
+    async def cancelled(self) -> bool:
+        """"*" in an entry: said, so that the caller knows nothing was done."""
+        await self.say("entry-cancelled", interrupt=DTMF_KEYS)
+        return False
+
     def weak_pin_media(self, reason_code: str, length: int) -> list[str]:
         return self.media(*weak_pin_prompts(reason_code, length))
 
     async def change_language(self) -> Step:
-        new = Language.EN if self.language == Language.FR.value else Language.FR
+        new = Language(other_language(self.language))
         await self.ctx.db(access.set_language, self.account.beneficiary_id, new)
         self.language = new.value
         log.info("channel %s: language set to %s", self.channel.id, new.value)
         await self.say("language-changed", interrupt=DTMF_KEYS)
         return self.menu
+
+
+def counts_media(counts: access.MessageCounts, language: str, prompt_set: str, *, new_only: bool = False) -> list[str]:
+    """"Vous avez 2 nouveaux messages et 1 message gardé", or "vous n'avez aucun message"; with
+    ``new_only`` (straight to the messages) "un nouveau message", which the short envelope
+    continues: "un nouveau message, reçu aujourd'hui à 14 h 30, du ..."."""
+    if counts.new == 0 and counts.saved == 0:
+        return prompts.media_list(["no-messages"], language, prompt_set)
+    top = prompts.MAX_NUMBER
+
+    def count(n: int, singular: str, plural: str) -> list[str]:
+        return prompts.count_media(min(n, top), singular, plural, language, prompt_set)
+
+    if new_only:
+        return count(counts.new, "new-message", "new-messages")
+    return [
+        prompts.media("you-have", language, prompt_set),
+        *count(counts.new, "new-message", "new-messages"),
+        prompts.media("and", language, prompt_set),
+        *count(counts.saved, "saved-message", "saved-messages"),
+    ]
+
+
+def other_language(language: str) -> str:
+    return Language.EN.value if language == Language.FR.value else Language.FR.value
+
+
+def main_menu_prompts(language: str) -> list[tuple[str, str]]:
+    """The main menu as (prompt, language): its choices, then the language offer in the other
+    language, which a person who does not understand the menu's language can follow."""
+    return [("main-menu", language), ("language-offer", other_language(language))]
+
+
+def main_help_prompts() -> list[str]:
+    """``*`` in the main menu: the choices the menu leaves out, then the key map."""
+    return ["main-help", KEY_MAP_PROMPT]
 
 
 def weak_pin_prompts(reason_code: str, length: int) -> list[str]:

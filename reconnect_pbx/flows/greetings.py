@@ -2,8 +2,10 @@
 
     1 record a personal greeting (callers hear it instead of the standard greeting)
     2 listen to it        3 delete it (back to the standard greeting)
-    4 record one's name again (said inside the standard greeting)
-    * repeat the menu     0 back to the main menu
+    0 back to the main menu
+    * the help (what callers hear without a greeting, 4 record one's name again; the key map),
+      then the menu again
+    (not said in the menu: 4 record one's name again, said inside the standard greeting)
 
 A recording ends with ``#``, a pause, or the maximum length. It replaces the previous one only
 once it is stored; a hang-up during a recording keeps the old one, and the spool file is always
@@ -21,11 +23,14 @@ from ..services import access
 from ..storage import InvalidAudio, wav_duration_ms
 from .channel import DTMF_KEYS
 from .mailbox_call import MailboxCall, Step
+from .menus import BACK_KEY, KEY_MAP_PROMPT, MAIN_MENU_KEY
 
 log = logging.getLogger(__name__)
 
 # Shorter than this is taken for a false start: nothing is stored.
 MIN_RECORDING_MS = 1000
+GREETINGS_MENU = ["greetings-menu"]
+GREETINGS_HELP = ["greetings-help", KEY_MAP_PROMPT]
 
 
 async def record_greeting(call: MailboxCall, kind: GreetingKind, intro: list[str]) -> bool:
@@ -67,7 +72,7 @@ class GreetingsMenu:
     call: MailboxCall
 
     async def menu(self) -> Step:
-        key = await self.call.menu_choice(self.call.media("greetings-menu"), "1234*0")
+        key = await self.call.menu_choice(self.call.media(*GREETINGS_MENU), "1234" + BACK_KEY + MAIN_MENU_KEY)
         if key is None:
             return self.call.silence_goodbye()
         return {
@@ -75,9 +80,13 @@ class GreetingsMenu:
             "2": self.listen,
             "3": self.delete,
             "4": self.record_name,
-            "*": self.menu,
-            "0": self.call.menu,
+            BACK_KEY: self.help,
+            MAIN_MENU_KEY: self.call.menu,
         }[key]
+
+    async def help(self) -> Step:
+        await self.call.say(*GREETINGS_HELP, interrupt=DTMF_KEYS)
+        return self.menu
 
     async def record_personal(self) -> Step:
         if await record_greeting(self.call, GreetingKind.PERSONAL, ["record-after-tone"]):

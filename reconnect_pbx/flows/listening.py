@@ -10,13 +10,18 @@ message its envelope: "message 1, received Tuesday 24 November at 14:05, from 01
 "from an unknown caller"), in the person's language and in Europe/Paris time; after each, the
 message menu.
 
-Keys, during the envelope, during the message and after it:
+Keys, during the envelope, during the message and after it (the key map of ``flows/menus.py``):
 
     1 replay          2 call back           3 delete / restore
     4 previous        5 full envelope       6 next
     9 save            0 back to the main menu
     * back 5 s, # forward 5 s (during the message)
-    * the message menu again, # the next message (after the message)
+    * the help and the message menu again, # the next message (after the message)
+
+The message menu says at most four of them, fitted to the message (``message_menu_prompts``):
+replay, call back, delete (or restore, once deleted), and "#" for the next message (on the last
+one, "that was the last message" instead). The help (``*``) says the others: previous (not on the
+first message), full envelope, save, 0 for the menu, the controls during a message, the key map.
 
 A message heard to the end becomes saved, with ``heard_at`` (Asterisk ignores a ``#`` that would
 skip past the end, so the end is always heard).
@@ -35,12 +40,24 @@ from ..models import MessageState
 from ..phone import stored_caller
 from ..services import access
 from .mailbox_call import MailboxCall, Step
+from .menus import BACK_KEY, CONFIRM_KEY, KEY_MAP_PROMPT, MAIN_MENU_KEY
 
 log = logging.getLogger(__name__)
 
-ACTION_KEYS = "12345690"
+ACTION_KEYS = "1234569" + MAIN_MENU_KEY
 SKIP_MS = 5000
-PLAYBACK_CONTROLS = {"*": "reverse", "#": "forward"}
+PLAYBACK_CONTROLS = {BACK_KEY: "reverse", CONFIRM_KEY: "forward"}
+
+
+def message_menu_prompts(*, deleted: bool, last: bool) -> list[str]:
+    """The menu after a message: four choices fitted to it."""
+    return ["message-menu-deleted" if deleted else "message-menu", "message-menu-last" if last else "message-menu-next"]
+
+
+def message_help_prompts(*, first: bool) -> list[str]:
+    """``*`` after a message: the keys the menu leaves out ("previous" only where there is one),
+    then the key map."""
+    return [*([] if first else ["message-help-previous"]), "message-help", KEY_MAP_PROMPT]
 
 
 @dataclass
@@ -123,14 +140,23 @@ class Listening:
         return self.message_menu
 
     async def message_menu(self) -> Step:
-        key = await self.call.menu_choice(self.call.media("message-menu"), ACTION_KEYS + "*#")
+        menu = message_menu_prompts(
+            deleted=self.current.id in self.call.deleted, last=self.index + 1 >= len(self.messages)
+        )
+        key = await self.call.menu_choice(self.call.media(*menu), ACTION_KEYS + BACK_KEY + CONFIRM_KEY)
         if key is None:
             return self.call.silence_goodbye()
-        if key == "*":
-            return self.message_menu
-        if key == "#":
+        if key == BACK_KEY:
+            return self.help
+        if key == CONFIRM_KEY:
             return self.next
         return self.act(key)
+
+    async def help(self) -> Step:
+        key = await self.call.say(*message_help_prompts(first=self.index == 0), interrupt=ACTION_KEYS)
+        if key is not None:
+            return self.on_key
+        return self.message_menu
 
     async def on_key(self) -> Step:
         self.straight = False
@@ -148,7 +174,7 @@ class Listening:
             "5": self.full_envelope,
             "6": self.next,
             "9": self.save,
-            "0": self.call.main_menu,
+            MAIN_MENU_KEY: self.call.main_menu,
         }
         return actions.get(key, self.message_menu)
 

@@ -1,4 +1,16 @@
-"""Menu building blocks shared by the logged-in flows: choose a key, type a number.
+"""Menu building blocks shared by the logged-in flows: the key map, choose a key, type a number.
+
+One key map for the whole service, said at the end of every help (prompt ``help``) and printed on
+the leaflet (``services/cards.py``):
+
+    0  the main menu (in the main menu: the menu again)
+    *  back, repeat or cancel: in a menu, the help (the choices the menu leaves out, then the key
+       map) and the menu again; while a message plays, 5 s back; in an entry, cancel (announced)
+    #  confirm or skip: the end of an entry, the next message, 5 s on while a message plays,
+       leaving the main menu once confirmed by a second #
+
+A menu says at most four choices, the most used first (``tests/unit/test_menus.py`` measures them
+from the rendered prompts); the others are in its help.
 
 Every wait has a timeout; a caller who stays silent hears the menu again, twice, and then the
 menu gives up (``None``): the flow says goodbye rather than keep a line open forever.
@@ -10,8 +22,13 @@ from collections.abc import Sequence
 
 from .channel import DTMF_KEYS, CallChannel
 
+MAIN_MENU_KEY = "0"
+BACK_KEY = "*"
+CONFIRM_KEY = "#"
 # What ``collect_digits`` returns when the caller pressed the cancel key.
-CANCELLED = "*"
+CANCELLED = BACK_KEY
+# The key map said at the end of every help.
+KEY_MAP_PROMPT = "help"
 
 
 async def choose(
@@ -52,8 +69,8 @@ async def collect_digits(
     max_digits: int,
     first_timeout: float,
     next_timeout: float = 8.0,
-    terminator: str = "#",
-    cancel: str = "*",
+    terminator: str = CONFIRM_KEY,
+    cancel: str = BACK_KEY,
 ) -> str | None:
     """Digits until the terminator, ``max_digits`` digits, or a pause of ``next_timeout`` s.
 

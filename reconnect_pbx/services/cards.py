@@ -62,25 +62,25 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
             "Appelez le {access}, tapez {digits} de votre numéro, puis votre code secret."
         ),
         "leaflet.listen.own_after_access": (
-            "Ou appelez votre propre numéro : pendant l’annonce, appuyez sur *, puis tapez votre code secret."
+            "Ou appelez votre propre numéro : pendant l’annonce, tapez *, puis votre code secret."
         ),
         "leaflet.listen.own": (
-            "Appelez votre propre numéro : pendant l’annonce, appuyez sur *, puis tapez votre code secret."
+            "Appelez votre propre numéro : pendant l’annonce, tapez *, puis votre code secret."
         ),
         "leaflet.digits.all": "les {count} chiffres",
         "leaflet.digits.last": "les {count} derniers chiffres",
         "leaflet.callback.title": "Rappeler quelqu’un qui vous a laissé un message",
         "leaflet.callback.body": (
-            "Pendant l’écoute du message, appuyez sur 2 : vous êtes mis en relation avec la personne "
+            "Pendant ou après le message, tapez 2 : vous êtes mis en relation avec la personne "
             "qui l’a laissé."
         ),
         "leaflet.call.title": "Appeler un numéro fixe",
         "leaflet.call.body": (
-            "Dans le menu principal, appuyez sur 2, composez le numéro, puis appuyez sur #."
+            "Dans le menu principal, tapez 2, puis le numéro, puis #."
         ),
         "leaflet.call.free": "Vos appels sont gratuits, jusqu’à {minutes} minutes par mois.",
         "leaflet.pin.title": "Changer votre code secret",
-        "leaflet.pin.body": "Dans le menu principal, appuyez sur 4, puis suivez les instructions.",
+        "leaflet.pin.body": "Dans le menu principal, tapez 4, puis suivez les instructions.",
         "leaflet.pin.secret": (
             "Gardez votre code pour vous : ne le donnez à personne et ne l’écrivez pas sur cette feuille."
         ),
@@ -93,12 +93,13 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
             "Partout : 0 menu principal, * revenir en arrière, répéter ou annuler, # valider ou passer."
         ),
         "leaflet.keys.message": (
-            "Pendant un message : 1 réécouter, 2 rappeler, 3 effacer (encore 3 : récupérer), "
-            "4 précédent, 5 date et numéro, 6 suivant, 9 garder, 0 menu principal ; "
-            "* recule et # avance de 5 secondes."
+            "Pendant ou après un message : 1 réécouter, 2 rappeler, 3 effacer (encore 3 : récupérer), "
+            "4 précédent, 5 date et numéro, 6 suivant, 9 garder, 0 menu principal. Pendant l’écoute, "
+            "* recule et # avance de 5 secondes ; après, * aide et # message suivant."
         ),
         "leaflet.keys.menu": (
-            "Menu principal : 1 écouter, 2 appeler, 3 annonce, 4 code secret, 5 langue, * aide, # quitter."
+            "Menu principal : 1 écouter, 2 appeler, * aide, 5 English ; aussi 3 annonce, "
+            "4 code secret, # deux fois pour raccrocher."
         ),
         "leaflet.help.title": "Besoin d’aide, code oublié ?",
         "leaflet.help.body": "Adressez-vous à l’équipe de {centre}.",
@@ -126,7 +127,7 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "leaflet.digits.last": "the last {count} digits",
         "leaflet.callback.title": "Call back someone who left you a message",
         "leaflet.callback.body": (
-            "While you listen to the message, press 2: you are put through to the person who left it."
+            "During or after the message, press 2: you are put through to the person who left it."
         ),
         "leaflet.call.title": "Call a landline",
         "leaflet.call.body": "In the main menu, press 2, dial the number, then press #.",
@@ -145,11 +146,13 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
             "Everywhere: 0 main menu, * go back, repeat or cancel, # confirm or skip."
         ),
         "leaflet.keys.message": (
-            "During a message: 1 replay, 2 call back, 3 delete (3 again: restore), 4 previous, "
-            "5 date and number, 6 next, 9 keep, 0 main menu; * goes back and # forward 5 seconds."
+            "During or after a message: 1 replay, 2 call back, 3 delete (3 again: restore), 4 previous, "
+            "5 date and number, 6 next, 9 keep, 0 main menu. While it plays, * goes back and # forward "
+            "5 seconds; after it, * help and # next message."
         ),
         "leaflet.keys.menu": (
-            "Main menu: 1 listen, 2 call, 3 greeting, 4 secret code, 5 language, * help, # quit."
+            "Main menu: 1 listen, 2 call, * help, 5 French; also 3 greeting, 4 secret code, "
+            "# twice to hang up."
         ),
         "leaflet.help.title": "Need help, forgot your code?",
         "leaflet.help.body": "Ask the team at {centre}.",

@@ -36,6 +36,14 @@ from observer import ObservedCall, PbxObserver
 # Digit strings typed during the run (PINs, personal numbers): none may appear in the app's log.
 TYPED: set[str] = set()
 
+# The main menu: its choices, then "For English, press 5" (said in the other language).
+MAIN_MENU = ["main-menu", "language-offer"]
+# "*" in the main menu: the choices it leaves out and the key map, then the menu again.
+MAIN_HELP = ["main-help", "help", *MAIN_MENU]
+# The menu after a message that is not the last one, and after the last one.
+MESSAGE_MENU = ["message-menu", "message-menu-next"]
+LAST_MESSAGE_MENU = ["message-menu", "message-menu-last"]
+
 
 def new_caller() -> str:
     """A caller number no other call of the run uses (the observer tells calls apart by it)."""
@@ -130,11 +138,11 @@ async def log_in(
     *,
     pin: str | None = None,
     via: str = "greeting",
-    until: str = "main-menu",
+    until: str = MAIN_MENU[-1],
 ) -> AccessCall:
-    """Log in (the greeting's * by default, or the access number) and wait for ``until``: the main
-    menu, which comes after the new messages (played straight after the login), or e.g. "audio",
-    the first new message."""
+    """Log in (the greeting's * by default, or the access number) and wait for ``until``: the end
+    of the main menu, which comes after the new messages (played straight after the login), or
+    e.g. "audio", the first new message."""
     if via == "access":
         call = await dial_access(carrier, observer)
         await call.until("enter-personal-number")

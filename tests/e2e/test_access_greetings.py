@@ -15,6 +15,7 @@ from reconnect_pbx.storage import PostgresAudioStore
 
 import access_helpers
 from access_helpers import (
+    MAIN_MENU,
     TYPED,
     credential,
     dial,
@@ -71,7 +72,7 @@ async def test_the_first_login_records_the_name_requires_a_new_pin_then_opens_th
     await call.press(new_pin + "#")
     await call.until("reenter-new-pin")
     await call.press(new_pin + "#")
-    assert await call.until("main-menu") == ["pin-changed", "no-messages", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["pin-changed", "no-messages", *MAIN_MENU]
     await call.hang_up()
 
     assert onboarded(session_factory, person)
@@ -119,7 +120,7 @@ async def test_the_first_login_does_not_open_the_menu_with_the_pin_staff_gave(
     await call.speak(2.0)
     assert await call.until("enter-new-pin") == ["name-recorded", "pin-change-required", "enter-new-pin"]
     await call.press("*")
-    assert await call.until("goodbye") == ["goodbye"]
+    assert await call.until("goodbye") == ["entry-cancelled", "goodbye"]
     await call.wait_ended()
     assert "main-menu" not in call.names
     assert not onboarded(session_factory, person)
@@ -141,11 +142,11 @@ async def test_a_personal_greeting_recorded_in_menu_3_is_what_the_next_caller_he
     await call.press("2")
     assert await call.until("greetings-menu") == ["audio", "greetings-menu"]
     await call.press("*")
-    assert await call.until("greetings-menu") == ["greetings-menu"]
+    assert await call.until("greetings-menu") == ["greetings-help", "help", "greetings-menu"]
     await call.press("9")
     assert await call.until("greetings-menu") == ["invalid-key", "greetings-menu"]
     await call.press("0")
-    assert await call.until("main-menu") == ["main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == MAIN_MENU
     await call.hang_up()
 
     assert GreetingKind.PERSONAL in greetings(session_factory, person)

@@ -8,7 +8,7 @@ import pytest
 from reconnect_pbx.models import MessageState
 
 import access_helpers
-from access_helpers import log_in, store
+from access_helpers import LAST_MESSAGE_MENU, MAIN_HELP, MAIN_MENU, log_in, store
 
 # Fixtures shared by the access tests.
 person = access_helpers.person
@@ -30,9 +30,10 @@ async def in_the_greetings_menu(call):
 
 
 async def in_the_message_menu(call):
+    # The only message: the menu after it says it was the last one.
     await call.press("1")
     await call.until("audio")
-    await call.until("message-menu")
+    await call.until(LAST_MESSAGE_MENU[-1])
 
 
 async def typing_a_number_to_call(call):
@@ -41,16 +42,26 @@ async def typing_a_number_to_call(call):
     await call.press("01")
 
 
+async def typing_a_new_pin(call):
+    await call.press("4")
+    await call.until("enter-new-pin")
+    await call.press("38")
+
+
+# (where, key, what is heard next): 0 the main menu, * the help then the menu again (or cancel,
+# announced, in an entry), # confirm or skip.
 KEY_MAP = [
-    (in_the_main_menu, "0", ["main-menu"]),
-    (in_the_main_menu, "*", ["help", "main-menu"]),
+    (in_the_main_menu, "0", MAIN_MENU),
+    (in_the_main_menu, "*", MAIN_HELP),
     (in_the_main_menu, "#", ["confirm-quit"]),
-    (in_the_greetings_menu, "0", ["main-menu"]),
-    (in_the_greetings_menu, "*", ["greetings-menu"]),
-    (in_the_message_menu, "0", [*ONE_SAVED, "main-menu"]),
-    (in_the_message_menu, "*", ["message-menu"]),
-    (in_the_message_menu, "#", ["no-more-messages", *ONE_SAVED, "main-menu"]),
-    (typing_a_number_to_call, "*", ["entry-cancelled", "main-menu"]),
+    (in_the_greetings_menu, "0", MAIN_MENU),
+    (in_the_greetings_menu, "*", ["greetings-help", "help", "greetings-menu"]),
+    (in_the_message_menu, "0", [*ONE_SAVED, *MAIN_MENU]),
+    # The first message: its help has no "previous".
+    (in_the_message_menu, "*", ["message-help", "help", *LAST_MESSAGE_MENU]),
+    (in_the_message_menu, "#", ["no-more-messages", *ONE_SAVED, *MAIN_MENU]),
+    (typing_a_number_to_call, "*", ["entry-cancelled", *MAIN_MENU]),
+    (typing_a_new_pin, "*", ["entry-cancelled", *MAIN_MENU]),
 ]
 
 

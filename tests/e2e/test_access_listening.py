@@ -13,6 +13,9 @@ from reconnect_pbx.models import AudioBlob, MessageState
 
 import access_helpers
 from access_helpers import (
+    LAST_MESSAGE_MENU,
+    MAIN_MENU,
+    MESSAGE_MENU,
     log_in,
     messages,
     onboard,
@@ -55,6 +58,9 @@ COUNTS = {
     (0, 1): ["you-have", "number-0", "new-message", "and", "number-1", "saved-message"],
     (1, 0): ["you-have", "number-1", "new-message", "and", "number-0", "saved-messages"],
 }
+# Straight after the login the new messages alone, which the short envelope continues: "deux
+# nouveaux messages, reçu mardi ..."; the saved ones are said with the menu.
+NEW_COUNTS = {2: ["number-2", "new-messages"], 1: ["number-1", "new-message"]}
 
 
 def state_of(session_factory, person, message_id):
@@ -79,10 +85,10 @@ async def test_new_messages_come_first_then_saved_ones_oldest_first_each_after_i
     later = store(session_factory, person, received_at=TUESDAY.replace(hour=14, minute=30), caller=None)
     first = store(session_factory, person, received_at=TUESDAY)
     call = await log_in(carrier, observer, person, until="audio")
-    assert call.names[call.names.index("enter-pin") + 1:] == [*COUNTS[2, 1], *SHORT_ENVELOPES[language][1], "audio"]
+    assert call.names[call.names.index("enter-pin") + 1:] == [*NEW_COUNTS[2], *SHORT_ENVELOPES[language][1], "audio"]
     assert set(call.languages()[1:]) == {language}
     await call.press("0")
-    assert await call.until("main-menu") == [*COUNTS[2, 1], "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == [*COUNTS[2, 1], *MAIN_MENU]
 
     await call.press("1")
     assert await call.until("audio") == [*ENVELOPES[language][1], "audio"]
@@ -91,8 +97,7 @@ async def test_new_messages_come_first_then_saved_ones_oldest_first_each_after_i
     await call.press("6")
     assert await call.until("audio") == [*ENVELOPES[language][3], "audio"]
     await call.press("6")
-    assert await call.until("main-menu") == ["no-more-messages", "you-have", "number-2", "new-messages", "and",
-                                             "number-1", "saved-message", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["no-more-messages", *COUNTS[2, 1], *MAIN_MENU]
     await call.hang_up()
     # Skipped with 6 before their end: still new.
     states = {m.id: m.state for m in messages(session_factory, person)}
@@ -107,7 +112,7 @@ async def test_after_the_login_the_new_messages_play_at_once_each_after_a_short_
     first = store(session_factory, person, received_at=TUESDAY)
     call = await log_in(carrier, observer, person)
     assert call.names[call.names.index("enter-pin") + 1:] == [
-        *COUNTS[2, 1], *SHORT_ENVELOPES["fr"][1], "audio", *SHORT_ENVELOPES["fr"][2], "audio", "main-menu"
+        *NEW_COUNTS[2], *SHORT_ENVELOPES["fr"][1], "audio", *SHORT_ENVELOPES["fr"][2], "audio", *MAIN_MENU
     ]
     # Heard to the end: saved; the saved one was not played.
     await wait_state(session_factory, person, first, MessageState.SAVED)
@@ -124,9 +129,10 @@ async def test_a_message_heard_to_the_end_becomes_saved(running_app, carrier, ob
     assert message.heard_at is not None
     await call.press("1")
     await call.until("audio")
-    assert await call.until("message-menu") == ["message-menu"]
+    # The only message is the last one: the menu says so.
+    assert await call.until(LAST_MESSAGE_MENU[-1]) == LAST_MESSAGE_MENU
     await call.press("0")
-    assert await call.until("main-menu") == [*COUNTS[0, 1], "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == [*COUNTS[0, 1], *MAIN_MENU]
     await call.hang_up()
 
 
@@ -136,11 +142,12 @@ async def test_3_deletes_3_again_restores_and_the_audio_is_erased_when_the_call_
     message_id = store(session_factory, person, seconds=5.0)
     call = await log_in(carrier, observer, person, until="audio")
     await call.press("3")
-    assert await call.until("message-menu") == ["message-deleted", "message-menu"]
+    # Deleted: the menu offers to get it back with the same key.
+    assert await call.until(LAST_MESSAGE_MENU[-1]) == ["message-deleted", "message-menu-deleted", "message-menu-last"]
     deleted = state_of(session_factory, person, message_id)
     assert deleted.state == MessageState.DELETED and deleted.deleted_at is not None and deleted.audio_id is not None
     await call.press("3")
-    assert await call.until("message-menu") == ["message-restored", "message-menu"]
+    assert await call.until(LAST_MESSAGE_MENU[-1]) == ["message-restored", *LAST_MESSAGE_MENU]
     restored = state_of(session_factory, person, message_id)
     assert (restored.state, restored.deleted_at) == (MessageState.NEW, None)
     await call.press("3")
@@ -154,14 +161,14 @@ async def test_3_deletes_3_again_restores_and_the_audio_is_erased_when_the_call_
     assert db.scalar(select(AudioBlob.id).where(AudioBlob.id == deleted.audio_id)) is None
 
 
-async def test_9_saves_6_moves_on_4_goes_back_1_replays_5_says_the_envelope_and_0_returns_to_the_menu(
+async def test_9_saves_6_moves_on_4_goes_back_1_replays_5_says_the_envelope_star_helps_and_0_returns_to_the_menu(
     running_app, carrier, observer, person, session_factory
 ):
     first = store(session_factory, person, received_at=TUESDAY, seconds=5.0)
     second = store(session_factory, person, received_at=TUESDAY.replace(hour=14, minute=30), caller=None, seconds=5.0)
     call = await log_in(carrier, observer, person, until="audio")
     await call.press("9")
-    assert await call.until("message-menu") == ["message-saved-folder", "message-menu"]
+    assert await call.until(MESSAGE_MENU[-1]) == ["message-saved-folder", *MESSAGE_MENU]
     await wait_state(session_factory, person, first, MessageState.SAVED)
     await call.press("6")
     assert await call.until("audio") == [*ENVELOPES["fr"][2], "audio"]
@@ -170,13 +177,22 @@ async def test_9_saves_6_moves_on_4_goes_back_1_replays_5_says_the_envelope_and_
     await call.press("1")
     assert await call.until("audio") == ["audio"]
     await call.press("4")
-    assert await call.until("message-menu") == ["no-previous-message", "message-menu"]
+    assert await call.until(MESSAGE_MENU[-1]) == ["no-previous-message", *MESSAGE_MENU]
     await call.press("5")
-    assert await call.until("message-menu") == [*ENVELOPES["fr"][1], "message-menu"]
+    assert await call.until(MESSAGE_MENU[-1]) == [*ENVELOPES["fr"][1], *MESSAGE_MENU]
     await call.press("7")
-    assert await call.until("message-menu") == ["invalid-key", "message-menu"]
+    assert await call.until(MESSAGE_MENU[-1]) == ["invalid-key", *MESSAGE_MENU]
+    # The help of the first message has no "previous"; the second one's has.
+    await call.press("*")
+    assert await call.until(MESSAGE_MENU[-1]) == ["message-help", "help", *MESSAGE_MENU]
+    await call.press("#")
+    assert await call.until("audio") == [*ENVELOPES["fr"][2], "audio"]
+    await call.press("5")  # before its end: the second message stays new
+    assert await call.until(LAST_MESSAGE_MENU[-1]) == [*ENVELOPES["fr"][2], *LAST_MESSAGE_MENU]
+    await call.press("*")
+    assert await call.until(LAST_MESSAGE_MENU[-1]) == ["message-help-previous", "message-help", "help", *LAST_MESSAGE_MENU]
     await call.press("0")
-    assert await call.until("main-menu") == [*COUNTS[1, 1], "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == [*COUNTS[1, 1], *MAIN_MENU]
     await call.hang_up()
     assert state_of(session_factory, person, second).state == MessageState.NEW
 
@@ -185,7 +201,7 @@ async def test_hash_skips_five_seconds_forward_in_a_message(running_app, carrier
     message_id = store(session_factory, person, seconds=12.0)
     call = await log_in(carrier, observer, person, until="audio")
     await call.press("#")  # 5 s of 12 skipped: whenever it is pressed, it plays 7 s in all
-    await call.until("main-menu", timeout=20)  # the last new message: then the menu
+    await call.until(MAIN_MENU[-1], timeout=20)  # the last new message: then the menu
     assert 6 < call.observed.audio_seconds() < 9
     await wait_state(session_factory, person, message_id, MessageState.SAVED)
     await call.hang_up()
@@ -196,7 +212,7 @@ async def test_star_goes_five_seconds_back_in_a_message(running_app, carrier, ob
     call = await log_in(carrier, observer, person, until="audio")
     await asyncio.sleep(2.5)  # the caller listens a while (this is not a wait for the application)
     await call.press("*")  # back to the start: 5 s more after the 2.5 heard
-    await call.until("main-menu", timeout=20)
+    await call.until(MAIN_MENU[-1], timeout=20)
     assert call.observed.audio_seconds() > 7
     await wait_state(session_factory, person, message_id, MessageState.SAVED)
     await call.hang_up()

@@ -16,6 +16,7 @@ from reconnect_pbx.pin_policy import generate_pin
 
 import access_helpers
 from access_helpers import (
+    MAIN_MENU,
     TYPED,
     credential,
     dial,
@@ -56,7 +57,7 @@ async def test_the_access_number_asks_for_the_number_then_the_pin_even_from_the_
     await call.press(person.national + "#")
     assert await call.until("enter-pin") == ["enter-pin"]
     await call.press(person.pin + "#")
-    assert await call.until("main-menu") == ["no-messages", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["no-messages", *MAIN_MENU]
     await call.press("#")
     assert await call.until("confirm-quit") == ["confirm-quit"]
     await call.press("#")
@@ -72,7 +73,7 @@ async def test_star_during_ones_own_greeting_asks_only_for_the_pin_even_from_one
     await call.press("*")
     await call.until("enter-pin")
     await call.press(person.pin + "#")
-    assert await call.until("main-menu") == ["no-messages", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["no-messages", *MAIN_MENU]
     assert "enter-personal-number" not in call.names
     assert call.observed.recordings == []
     await call.hang_up()
@@ -197,7 +198,7 @@ async def test_a_hundred_failures_suspend_the_pin_login_until_staff_run_pin_rese
     await call.press(own_pin + "#")
     await call.until("reenter-new-pin")
     await call.press(own_pin + "#")
-    assert await call.until("main-menu") == ["pin-changed", "no-messages", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["pin-changed", "no-messages", *MAIN_MENU]
     await call.hang_up()
     after = credential(session_factory, person)
     assert (after.failed_attempts, after.login_suspended) == (0, False)
@@ -218,5 +219,5 @@ async def test_the_last_digits_of_the_number_are_enough_when_the_service_says_so
     await call.press(person.national[-8:])  # no # needed: the eighth digit ends it
     await call.until("enter-pin")
     await call.press(person.pin + "#")
-    assert await call.until("main-menu") == ["no-messages", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["no-messages", *MAIN_MENU]
     await call.hang_up()

@@ -11,6 +11,8 @@ from reconnect_pbx.services.credentials import verify_pin
 
 import access_helpers
 from access_helpers import (
+    MAIN_HELP,
+    MAIN_MENU,
     TYPED,
     credential,
     dial_access,
@@ -43,20 +45,21 @@ async def test_the_menu_says_the_counts_then_star_helps_an_invalid_key_says_so_a
     store(session_factory, person, state=MessageState.SAVED)
     call = await log_in(carrier, observer, person, until="audio")
     after_pin = call.names[call.names.index("enter-pin") + 1:]
-    assert after_pin[:7] == ["you-have", "number-2", "new-messages", "and", "number-1", "saved-message", "received"]
+    # Straight to the messages: the new ones alone, continued by the short envelope.
+    assert after_pin[:3] == ["number-2", "new-messages", "received"]
     assert after_pin[-1] == "audio"
     await call.press("0")
-    assert await call.until("main-menu") == [
-        "you-have", "number-2", "new-messages", "and", "number-1", "saved-message", "main-menu"
+    assert await call.until(MAIN_MENU[-1]) == [
+        "you-have", "number-2", "new-messages", "and", "number-1", "saved-message", *MAIN_MENU
     ]
     await call.press("*")
-    assert await call.until("main-menu") == ["help", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == MAIN_HELP
     await call.press("7")
-    assert await call.until("main-menu") == ["invalid-key", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["invalid-key", *MAIN_MENU]
     await call.press("#")
     assert await call.until("confirm-quit") == ["confirm-quit"]
     await call.press("1")  # not a second "#": back to the menu
-    assert await call.until("main-menu") == ["main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == MAIN_MENU
     await call.press("#")
     await call.until("confirm-quit")
     await call.press("#")
@@ -69,7 +72,7 @@ async def test_silence_repeats_the_menu_twice_then_says_the_call_ends_and_the_me
 ):
     call = await log_in(carrier, observer, person)
     await call.wait_ended(timeout=20)
-    assert call.names[-6:] == ["no-messages", "main-menu", "main-menu", "main-menu", "no-input-goodbye", "goodbye"]
+    assert call.names[-9:] == ["no-messages", *MAIN_MENU * 3, "no-input-goodbye", "goodbye"]
 
 
 async def test_silence_at_the_access_number_repeats_the_question_twice_then_says_the_call_ends(
@@ -85,7 +88,7 @@ async def test_2_calls_the_typed_number_and_star_cancels_it(running_app, carrier
     await call.press("2")
     await call.until("enter-number-to-call")
     await call.press("014*")
-    assert await call.until("main-menu") == ["entry-cancelled", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["entry-cancelled", *MAIN_MENU]
 
     since = carrier.mark()
     await call.press("2")
@@ -99,8 +102,8 @@ async def test_2_calls_the_typed_number_and_star_cancels_it(running_app, carrier
     )
     assert start["args"][1] == "+33142685300"
     await carrier.http.delete(f"/channels/{start['channel']['id']}", params={"reason": "busy"})
-    played = await call.until("main-menu")
-    assert played[0] == "calling" and played[-1] == "main-menu"
+    played = await call.until(MAIN_MENU[-1])
+    assert played[0] == "calling" and played[-2:] == MAIN_MENU
     await call.hang_up()
 
 
@@ -122,12 +125,12 @@ async def test_4_refuses_a_weak_pin_with_its_reason_and_then_takes_a_good_one(
     await call.press(new_pin + "#")
     await call.until("reenter-new-pin")
     await call.press(new_pin + "#")
-    assert await call.until("main-menu") == ["pin-changed", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["pin-changed", *MAIN_MENU]
     await call.hang_up()
     assert verify_pin(credential(session_factory, person).pin_hash, new_pin)
 
     again = await log_in(carrier, observer, person, pin=new_pin, via="access")
-    assert again.names[-1] == "main-menu"
+    assert again.names[-2:] == MAIN_MENU
     await again.hang_up()
 
 
@@ -138,7 +141,7 @@ async def test_a_pin_of_the_wrong_length_is_refused_with_the_length_to_use(runni
     await call.press("3861#")
     assert await call.until("enter-new-pin") == ["pin-weak-length", "pin-must-have", "number-6", "pin-digits", "enter-new-pin"]
     await call.press("*")
-    assert await call.until("main-menu") == ["main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["entry-cancelled", *MAIN_MENU]
     await call.hang_up()
 
 
@@ -147,17 +150,18 @@ async def test_5_switches_to_english_and_the_next_call_stays_in_english(
 ):
     call = await log_in(carrier, observer, person)
     await call.press("5")
-    assert await call.until("main-menu") == ["language-changed", "main-menu"]
-    assert call.languages()[-2:] == ["en", "en"]
+    assert await call.until(MAIN_MENU[-1]) == ["language-changed", *MAIN_MENU]
+    # "Pour le français, tapez 5" stays in French.
+    assert call.languages()[-3:] == ["en", "en", "fr"]
     await call.hang_up()
     with session_factory() as session:
         assert session.scalar(select(Beneficiary.language).where(Beneficiary.id == person.id)) == Language.EN
 
     again = await log_in(carrier, observer, person)
-    assert set(again.languages()[-3:]) == {"en"}  # enter-pin, no-messages, main-menu
+    assert again.languages()[-4:] == ["en", "en", "en", "fr"]  # enter-pin, no-messages, main-menu, language-offer
     await again.press("5")
-    assert await again.until("main-menu") == ["language-changed", "main-menu"]
-    assert again.languages()[-2:] == ["fr", "fr"]
+    assert await again.until(MAIN_MENU[-1]) == ["language-changed", *MAIN_MENU]
+    assert again.languages()[-3:] == ["fr", "fr", "en"]  # "For English, press 5"
     await again.hang_up()
 
 
@@ -176,7 +180,7 @@ async def test_simultaneous_callers_overfill_a_box_nothing_is_lost_and_the_perso
 
     # Said with the counts, before the first new message plays.
     call = await log_in(carrier, observer, person, via="access", until="mailbox-full-owner")
-    assert call.names[-2] in ("saved-message", "saved-messages")  # the end of the counts
+    assert call.names[-2] in ("new-message", "new-messages")  # the end of the counts
     await call.until("audio")
     await call.hang_up()
 

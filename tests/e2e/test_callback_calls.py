@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from reconnect_pbx.models import CallDirection, CallRecord
 
 import access_helpers
-from access_helpers import AccessCall, log_in, store
+from access_helpers import LAST_MESSAGE_MENU, MAIN_MENU, AccessCall, log_in, store
 from deposit_helpers import Person, audio_rms
 from harness import AriApp, asterisk_time
 from observer import PbxObserver
@@ -227,7 +227,7 @@ async def test_a_dialled_landline_presents_the_persons_number_and_audio_flows_bo
     assert person_hears > HEARD, "the person hears nothing of the far end"
     assert far_hears > HEARD, "the far end hears nothing of the person"
     await far.hang_up()
-    assert await call.until("main-menu") == ["calling", "call-ended", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["calling", "call-ended", *MAIN_MENU]
     record = await wait_record_ended(session_factory, person)
     assert (record.outcome, record.policy_decision, record.flow) == ("completed", "allowed:geographic", "callback")
     assert (record.caller_number, record.called_number) == (person.number, LANDLINE_E164)
@@ -258,7 +258,7 @@ async def test_a_busy_line_is_announced_and_the_person_is_back_in_the_menu(
     far = await far_end(carrier, person, since)
     await far.ring()
     await far.reject("busy")
-    assert await call.until("main-menu") == ["calling", "call-busy", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["calling", "call-busy", *MAIN_MENU]
     record = await wait_record_ended(session_factory, person)
     assert (record.outcome, record.billable_seconds, record.answered_at) == ("busy", 0, None)
     assert await callback_bridges(observer) == []
@@ -274,7 +274,7 @@ async def test_no_answer_after_the_ring_timeout_is_announced_and_the_far_end_sto
     await far.ring()
     stopped = await far.wait_gone(timeout=10)
     assert 3 <= stopped - far.arrived <= 6  # callback.ring_timeout_seconds = 4, from the originate
-    assert await call.until("main-menu") == ["calling", "call-no-answer", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["calling", "call-no-answer", *MAIN_MENU]
     record = await wait_record_ended(session_factory, person)
     assert (record.outcome, record.billable_seconds) == ("no-answer", 0)
     await call.hang_up()
@@ -285,7 +285,7 @@ async def test_a_call_the_network_cannot_connect_is_announced(running_app, carri
     call = await dial_out(carrier, observer, person, LANDLINE)
     far = await far_end(carrier, person, since)
     await far.reject("congestion")
-    assert await call.until("main-menu") == ["calling", "call-failed", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["calling", "call-failed", *MAIN_MENU]
     assert (await wait_record_ended(session_factory, person)).outcome == "failed"
     await call.hang_up()
 
@@ -316,8 +316,8 @@ async def test_calling_back_the_caller_of_a_message_reaches_their_mobile_and_ret
     await far.answer()
     await wait_bridged(observer)
     await far.hang_up()
-    played = await call.until("message-menu")
-    assert played[-3:] == ["calling", "call-ended", "message-menu"]
+    played = await call.until(LAST_MESSAGE_MENU[-1])
+    assert played[-4:] == ["calling", "call-ended", *LAST_MESSAGE_MENU]
     record = await wait_record_ended(session_factory, person)
     assert (record.outcome, record.called_number, record.policy_decision) == ("completed", mobile, "allowed:mobile")
     await call.hang_up()

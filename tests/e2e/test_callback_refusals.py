@@ -15,7 +15,7 @@ from sqlalchemy import select
 from reconnect_pbx.models import AuditEvent
 
 import access_helpers
-from access_helpers import log_in, store
+from access_helpers import LAST_MESSAGE_MENU, MAIN_MENU, log_in, store
 from observer import PbxObserver
 from test_callback_calls import LANDLINE, calls_from_pbx, outbound_records
 
@@ -58,7 +58,7 @@ async def test_a_refused_number_is_explained_and_never_dialled(
     await call.press("2")
     await call.until("enter-number-to-call")
     await call.press(typed + "#")
-    assert await call.until("main-menu") == [prompt, "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == [prompt, *MAIN_MENU]
     # The flow is back in its menu, past any dialling: the observer, which receives the pbx's events
     # in order, would already have seen a channel it created; and without one, no call reached the
     # carrier.
@@ -83,8 +83,8 @@ async def test_a_caller_number_carrying_a_dial_string_is_refused_as_withheld(
     await call.press("1")
     await call.until("message")
     await call.press("2")
-    played = await call.until("message-menu")
-    assert played[-2:] == ["destination-refused-withheld", "message-menu"]
+    played = await call.until(LAST_MESSAGE_MENU[-1])
+    assert played[-3:] == ["destination-refused-withheld", *LAST_MESSAGE_MENU]
     # The flow is back in its menu, past any dialling: the observer, which receives the pbx's events
     # in order, would already have seen a channel it created; and without one, no call reached the
     # carrier.
@@ -98,8 +98,8 @@ async def test_a_caller_number_carrying_a_dial_string_is_refused_as_withheld(
 async def call_back_is_refused_as_withheld(call, carrier, since, session_factory, person):  # type: ignore[no-untyped-def]
     """'2' on the message: refused as withheld, nothing dialled, one refused record; then hang up."""
     await call.press("2")
-    played = await call.until("message-menu")
-    assert played[-2:] == ["destination-refused-withheld", "message-menu"]
+    played = await call.until(LAST_MESSAGE_MENU[-1])
+    assert played[-3:] == ["destination-refused-withheld", *LAST_MESSAGE_MENU]
     assert calls_from_pbx(carrier, since) == []
     assert [(r.outcome, r.policy_decision) for r in outbound_records(session_factory, person)] == [
         ("refused", "refused:withheld")
@@ -144,14 +144,14 @@ async def test_repeated_refused_numbers_suspend_outgoing_calls_with_an_alert(
         await call.press("2")
         await call.until("enter-number-to-call")
         await call.press("0899123456#")
-        played = await call.until("main-menu")
-        expected = ["destination-refused-premium", *(["outbound-suspended"] if attempt == 3 else []), "main-menu"]
+        played = await call.until(MAIN_MENU[-1])
+        expected = ["destination-refused-premium", *(["outbound-suspended"] if attempt == 3 else []), *MAIN_MENU]
         assert played == expected
     # Even a landline is refused now, and nothing reaches the carrier.
     await call.press("2")
     await call.until("enter-number-to-call")
     await call.press(LANDLINE + "#")
-    assert await call.until("main-menu") == ["outbound-suspended", "main-menu"]
+    assert await call.until(MAIN_MENU[-1]) == ["outbound-suspended", *MAIN_MENU]
     assert calls_from_pbx(carrier, since) == []
     with session_factory() as session:
         events = session.scalars(select(AuditEvent).where(AuditEvent.beneficiary_id == person.id)).all()

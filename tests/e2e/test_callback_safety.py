@@ -11,6 +11,7 @@ import secrets
 import pytest
 
 import access_helpers
+from access_helpers import MAIN_MENU
 from test_callback_calls import (
     LANDLINE,
     call_from_menu,
@@ -35,8 +36,8 @@ async def test_a_leg_without_an_absolute_timeout_is_hung_up_at_once(
 ):
     with module_unloaded(sandbox, "func_timeout.so"):
         call = await dial_out(carrier, observer, person, LANDLINE)
-        played = await call.until("main-menu", timeout=30)
-    assert played[-2:] == ["call-failed", "main-menu"]
+        played = await call.until(MAIN_MENU[-1], timeout=30)
+    assert played[-3:] == ["call-failed", *MAIN_MENU]
     record = await wait_record_ended(session_factory, person)
     assert (record.outcome, record.billable_seconds, record.answered_at) == ("failed", 0, None)
     log = running_app.log_text()
@@ -67,7 +68,7 @@ async def test_the_persons_own_absolute_timeout_is_given_back_after_a_call(
     await wait_bridged(observer)
     during = await timeout_left()
     await far.hang_up()
-    assert (await call.until("main-menu"))[-2:] == ["call-ended", "main-menu"]
+    assert (await call.until(MAIN_MENU[-1]))[-3:] == ["call-ended", *MAIN_MENU]
     # During the call, the call's own cut (ring + allowed + 2 graces = 18 s); after it, the person's
     # own cut again, less the time the call took (far less than 100 s), or none as before.
     assert 0 < during <= 18
@@ -100,7 +101,7 @@ async def test_a_call_in_progress_survives_a_cut_ari_connection(
     [still] = [b for b in await callback_bridges(observer) if b["id"] == bridge["id"]]
     assert sorted(still["channels"]) == sorted(bridge["channels"])
     await far.hang_up()
-    assert (await call.until("main-menu"))[-2:] == ["call-ended", "main-menu"]
+    assert (await call.until(MAIN_MENU[-1]))[-3:] == ["call-ended", *MAIN_MENU]
     record = await wait_record_ended(session_factory, person)
     assert record.outcome == "completed" and record.answered_at is not None
     await wait_no_callback_bridge(observer)

@@ -167,11 +167,11 @@ def test_leaflet_explains_listening_calling_back_calling_out_and_the_pin_but_nev
     text = pdf_text(out)
     assert person.national in text
     assert f"Appelez le {ACCESS_NUMBER}, tapez les 10 chiffres de votre numéro, puis votre code secret." in text
-    assert "appuyez sur *" in text
-    assert "Pendant l’écoute du message, appuyez sur 2" in text
-    assert "Dans le menu principal, appuyez sur 2, composez le numéro, puis appuyez sur #." in text
+    assert "pendant l’annonce, tapez *" in text
+    assert "Pendant ou après le message, tapez 2" in text
+    assert "Dans le menu principal, tapez 2, puis le numéro, puis #." in text
     assert "jusqu’à 120 minutes par mois" in text
-    assert "Dans le menu principal, appuyez sur 4" in text
+    assert "Dans le menu principal, tapez 4" in text
     assert person.centre in text
     assert person.pin not in text.replace(" ", "")
     assert pdf_info(out)["Pages"] == "1"
@@ -181,10 +181,12 @@ def test_leaflet_shows_the_key_map_on_its_one_page(cli_runner, enrol, tmp_path):
     for language, expected in (
         (Language.FR, ["Les touches", "Pas besoin de # après le numéro ni après le code.",
                        "Partout : 0 menu principal, * revenir en arrière, répéter ou annuler, # valider ou passer.",
-                       "5 date et numéro", "0 menu principal", "# quitter"]),
+                       "5 date et numéro", "0 menu principal", "* aide et # message suivant",
+                       "Menu principal : 1 écouter, 2 appeler, * aide, 5 English", "# deux fois pour raccrocher"]),
         (Language.EN, ["The keys", "No # needed after the number or the code.",
                        "Everywhere: 0 main menu, * go back, repeat or cancel, # confirm or skip.",
-                       "5 date and number", "0 main menu", "# quit"]),
+                       "5 date and number", "0 main menu", "* help and # next message",
+                       "Main menu: 1 listen, 2 call, * help, 5 French", "# twice to hang up"]),
     ):  # fmt: skip
         person = enrol(language)
         out = tmp_path / f"leaflet-{language.value}.pdf"
@@ -205,7 +207,7 @@ def test_leaflet_is_in_english_for_an_english_speaker(cli_runner, enrol, tmp_pat
     text = pdf_text(out)
     assert "Your personal number" in text
     assert "Call your own number: during the greeting, press *" in text
-    assert "While you listen to the message, press 2" in text
+    assert "During or after the message, press 2" in text
     assert "press 4" in text
     assert "Votre numéro" not in text
     assert person.pin not in text.replace(" ", "")
