@@ -313,6 +313,14 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
 
 
+def config_file_path(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The settings file a run reads: ``path``, else $RECONNECT_CONFIG, else the default path."""
+    if path is not None:
+        return path
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("RECONNECT_CONFIG", DEFAULT_CONFIG_PATH))
+
+
 def load_settings(
     path: Path | None = None,
     environ: Mapping[str, str] | None = None,
@@ -323,8 +331,7 @@ def load_settings(
     """
     environ = os.environ if environ is None else environ
     explicit = path is not None or "RECONNECT_CONFIG" in environ
-    if path is None:
-        path = Path(environ.get("RECONNECT_CONFIG", DEFAULT_CONFIG_PATH))
+    path = config_file_path(path, environ)
     file_values: dict[str, Any] = {}
     if path.exists():
         try:

@@ -49,8 +49,12 @@ def _create_role_if_absent(role: str) -> None:
             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
                 CREATE ROLE "{role}" NOLOGIN;
             END IF;
-        EXCEPTION WHEN duplicate_object OR unique_violation THEN
-            NULL;
+        EXCEPTION
+            WHEN duplicate_object OR unique_violation THEN
+                NULL;
+            WHEN insufficient_privilege THEN
+                RAISE EXCEPTION 'role {role} does not exist and % may not create it: create it first'
+                    ' (docs/deploy.md, section 2)', current_user;
         END
         $$
         """
