@@ -226,7 +226,9 @@ def download_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser(download_dir: Path) -> Iterator[Any]:
+def browser(download_dir: Path, live_server: str) -> Iterator[Any]:
+    # After the server (live_server), so that it quits first: Chromium's idle pre-opened
+    # connections would otherwise hold gunicorn's sync workers past their graceful stop.
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
