@@ -206,3 +206,24 @@ def test_the_person_page_fits_a_360_pixel_phone(page, live_server, world: World)
             assert page.find_elements(By.CSS_SELECTOR, f"label[for='{field.get_attribute('id')}']"), field.get_attribute("name")
     finally:
         page.set_window_size(1024, 900)
+
+
+@pytest.mark.parametrize("aged", ["seen", "started"], ids=["idle 31 minutes", "logged in 11 hours ago"])
+def test_an_expired_session_sends_the_browser_back_to_the_login_page(page, live_server, world: World, app, aged: str) -> None:  # type: ignore[no-untyped-def]
+    """The session cookie as the server signed it, its clock moved back by someone holding the
+    server's secret key (the test), as if the browser had stayed idle or logged in since morning."""
+    log_in(page, live_server, world.staff_a)
+    page.get(f"{live_server}/people")
+    assert page.find_element(By.TAG_NAME, "h1").text == "Personnes"
+    serializer = app.session_interface.get_signing_serializer(app)
+    cookie = page.get_cookie("reconnect_session")
+    session = serializer.loads(cookie["value"])
+    session[aged] = int(time.time()) - (31 * 60 if aged == "seen" else 11 * 3600)
+    page.delete_cookie("reconnect_session")
+    page.add_cookie({**{k: cookie[k] for k in ("name", "path", "httpOnly", "sameSite") if k in cookie}, "value": serializer.dumps(session)})
+    page.get(f"{live_server}/people/{world.person_a}")
+    assert page.current_url.startswith(f"{live_server}/login")
+    assert "Votre session a expiré" in page.find_element(By.TAG_NAME, "main").text
+    # And the person's page is not reachable with that cookie any more.
+    page.get(f"{live_server}/people/{world.person_a}")
+    assert page.current_url.startswith(f"{live_server}/login")
