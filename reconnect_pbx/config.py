@@ -29,9 +29,26 @@ class ConfigError(Exception):
     """A configuration value is missing, unknown or malformed."""
 
 
+_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
 @dataclass(frozen=True)
 class DatabaseSettings:
+    # The URL this process connects with: the owner's for the operator CLI (root), the serve role's
+    # in serve's settings, the web role's in the web application's (docs/deploy.md, section 2).
     url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/reconnect_pbx"
+    # The PostgreSQL roles `serve` and `web` log in as (or are members of). `db upgrade` (migration
+    # 0007) creates them NOLOGIN if absent and grants them what they need in this database, and no
+    # UPDATE or DELETE on the audit log; the web role no access to stored audio either.
+    serve_role: str = "reconnect_pbx_serve"
+    web_role: str = "reconnect_pbx_web"
+
+    def __post_init__(self) -> None:
+        for name in ("serve_role", "web_role"):
+            if not _ROLE_NAME.fullmatch(getattr(self, name)):
+                raise ConfigError(f"database.{name} must be a lower-case PostgreSQL role name, got {getattr(self, name)!r}")
+        if self.serve_role == self.web_role:
+            raise ConfigError("database.serve_role and database.web_role must differ")
 
 
 @dataclass(frozen=True)
@@ -301,6 +318,14 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
 
 
+def config_file_path(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The settings file a run reads: ``path``, else $RECONNECT_CONFIG, else the default path."""
+    if path is not None:
+        return path
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("RECONNECT_CONFIG", DEFAULT_CONFIG_PATH))
+
+
 def load_settings(
     path: Path | None = None,
     environ: Mapping[str, str] | None = None,
@@ -311,8 +336,7 @@ def load_settings(
     """
     environ = os.environ if environ is None else environ
     explicit = path is not None or "RECONNECT_CONFIG" in environ
-    if path is None:
-        path = Path(environ.get("RECONNECT_CONFIG", DEFAULT_CONFIG_PATH))
+    path = config_file_path(path, environ)
     file_values: dict[str, Any] = {}
     if path.exists():
         try:

@@ -28,6 +28,10 @@ What each check looks at, and why that way:
 - **media cache**: ``<asterisk.cli_command> -rx "media cache show all"`` lists no ``http(s)://``
   item: stored audio is played from files removed after each playback (``media.py``), so any such
   item is a copy an older version left behind. Skipped without an Asterisk CLI here.
+- **file modes**: the settings file in use and the others of its folder (``file_modes.py``): the
+  operators', serve's and web's settings each readable by their own user only, the PIN pepper by
+  the services' group, the folder writable by root only. Skipped when there is no settings file
+  (everything from the environment).
 - **listening**: reads ``http.conf`` and ``manager.conf`` in ``asterisk.config_dir``: ARI (the
   HTTP server) and AMI must listen on loopback addresses only. Skipped for a remote Asterisk (the
   application then reaches ARI over the network by design: firewall it).
@@ -56,7 +60,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from . import asterisk_user, prompts
+from . import asterisk_user, file_modes, prompts
 from .ari import AriClient, AriConnectionError, AriError, AriHttpError, NotFound
 from .config import Settings
 from .db import make_engine
@@ -85,9 +89,10 @@ class CheckResult:
         return self.status == FAIL
 
 
-def run_checks(settings: Settings) -> list[CheckResult]:
-    """Every check, in a fixed order; never raises for what it checks."""
-    results = [check_database(settings), check_pepper(settings)]
+def run_checks(settings: Settings, config_file: Path | None = None) -> list[CheckResult]:
+    """Every check, in a fixed order; never raises for what it checks. ``config_file``: the
+    settings file the run read."""
+    results = [check_database(settings), check_pepper(settings), check_file_modes(config_file)]
     results.append(check_access_number(settings, database_ok=not results[0].failed))
     results += asyncio.run(_ari_checks(settings))
     results.append(check_trunk(settings))
@@ -179,6 +184,22 @@ def check_pepper(settings: Settings) -> CheckResult:
     if old:
         detail += f"; {old} PIN hash(es) made before it, peppered at their next login (or `pin reset`)"
     return CheckResult(name, OK, detail)
+
+
+# -- who may read the settings and secrets -----------------------------------------------------
+
+
+def check_file_modes(config_file: Path | None) -> CheckResult:
+    name = "file modes"
+    if config_file is None or not config_file.is_file():
+        return CheckResult(name, SKIP, "no settings file (the settings come from the environment)")
+    try:
+        wrong, checked = file_modes.problems(config_file)
+    except OSError as exc:
+        return CheckResult(name, FAIL, f"cannot look at {config_file.parent}: {exc.strerror}")
+    if wrong:
+        return CheckResult(name, FAIL, "; ".join(wrong))
+    return CheckResult(name, OK, f"{config_file.parent}: {', '.join(checked)}")
 
 
 # -- ARI: Asterisk, the Stasis application, the prompts -------------------------------------------

@@ -18,7 +18,7 @@ def db() -> None:
 @pass_app
 def upgrade(app: App) -> None:
     """Migrate the database to the latest revision."""
-    before = schema.upgrade(app.database_url)
+    before = schema.upgrade(app.database_url, roles=app.settings.database)
     after = schema.revisions(app.database_url)
     if before.current == after.current:
         click.echo(f"database already at {after.current}")

@@ -6,6 +6,7 @@ import click
 
 from reconnect_pbx import doctor as checks
 from reconnect_pbx.cli.context import App, pass_app
+from reconnect_pbx.config import config_file_path
 from reconnect_pbx.cli.output import json_option, print_json
 
 
@@ -16,11 +17,11 @@ def doctor(app: App, as_json: bool) -> None:
     """Check that this installation can take calls; one line per check.
 
     Database reachable and migrated; ARI reachable with our user; the Stasis application registered
-    (`serve` connected); every prompt installed in every language; the trunk registered (through
+    (`serve` connected); settings and secrets files readable by their own user only; every prompt installed in every language; the trunk registered (through
     `asterisk -rx`, on the Asterisk host only); ARI and AMI listening on loopback only. Exits 1 if
     any check fails; "skip" means it could not be checked from here.
     """
-    results = checks.run_checks(app.settings)
+    results = checks.run_checks(app.settings, config_file_path(app.config_path))
     if as_json:
         print_json([{"check": r.name, "status": r.status, "detail": r.detail} for r in results])
     else:

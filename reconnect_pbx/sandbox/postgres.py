@@ -76,6 +76,27 @@ def throwaway_database(server_url: str, prefix: str = "reconnect_test") -> Itera
 
 
 @contextlib.contextmanager
+def member_login(database_url: str, role: str) -> Iterator[str]:
+    """A throwaway login role that is a member of ``role`` (the NOLOGIN serve or web role that
+    migration 0007 grants to): yields ``database_url`` logging in as it, drops it afterwards.
+
+    Roles are shared by the whole cluster, so each caller gets a login of its own; its rights are
+    exactly ``role``'s, as for a production login made a member of it (docs/deploy.md)."""
+    url = make_url(database_url)
+    login = f"reconnect_test_{role}_{secrets.token_hex(4)}"[:63]
+    server_url = url.set(database="postgres").render_as_string(hide_password=False)
+    with _autocommit(server_url) as cursor:
+        cursor.execute(f'CREATE ROLE "{login}" LOGIN IN ROLE "{role}"')
+    try:
+        yield url.set(username=login, password=None).render_as_string(hide_password=False)
+    finally:
+        with _autocommit(server_url) as cursor:
+            # Its sessions first (a pool may still hold one), then the role.
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (login,))
+            cursor.execute(f'DROP ROLE IF EXISTS "{login}"')
+
+
+@contextlib.contextmanager
 def available_server() -> Iterator[str]:
     """The configured server if it answers, else a private cluster for the duration."""
     url = configured_server_url()

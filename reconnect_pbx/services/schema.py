@@ -22,6 +22,7 @@ from sqlalchemy import Connection, MetaData
 from sqlalchemy.pool import NullPool
 
 import reconnect_pbx
+from reconnect_pbx.config import DatabaseSettings
 from reconnect_pbx.db import make_engine
 
 MIGRATIONS_DIR = Path(reconnect_pbx.__file__).resolve().parent.parent / "migrations"
@@ -53,7 +54,7 @@ class Revisions:
         return self.current is not None and (self.current,) == self.heads
 
 
-def alembic_config(url: str, metadata: MetaData | None = None) -> Config:
+def alembic_config(url: str, metadata: MetaData | None = None, roles: DatabaseSettings | None = None) -> Config:
     ini = MIGRATIONS_DIR / "alembic.ini"
     if not ini.is_file():
         raise MigrationsNotFound(
@@ -67,13 +68,17 @@ def alembic_config(url: str, metadata: MetaData | None = None) -> Config:
     config.attributes["database_url"] = url
     if metadata is not None:
         config.attributes["target_metadata"] = metadata
+    # The roles migration 0007 grants to (database.serve_role, database.web_role).
+    config.attributes["database_roles"] = roles or DatabaseSettings()
     return config
 
 
-def upgrade(url: str) -> Revisions:
-    """Migrate to the latest revision; returns the revision before the upgrade and the heads."""
+def upgrade(url: str, roles: DatabaseSettings | None = None) -> Revisions:
+    """Migrate to the latest revision; returns the revision before the upgrade and the heads.
+
+    ``roles`` names the serve and web roles that the grants go to (default: the default names)."""
     before = revisions(url)
-    command.upgrade(alembic_config(url), "head")
+    command.upgrade(alembic_config(url, roles=roles), "head")
     return before
 
 

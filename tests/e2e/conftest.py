@@ -114,5 +114,6 @@ from deposit_helpers import (  # noqa: E402,F401
     observer,
     running_app,
     serve_log_checked,
+    serve_role_url,
     speech_sounds,
 )

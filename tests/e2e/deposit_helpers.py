@@ -21,6 +21,8 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+import pg
+from reconnect_pbx.config import DatabaseSettings
 from reconnect_pbx.models import Centre, Language, Mailbox, Message
 from reconnect_pbx.phone import national_format
 from reconnect_pbx.sandbox import STASIS_APP, Sandbox
@@ -124,8 +126,16 @@ def speech_sounds(sandbox: Sandbox) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_process(sandbox: Sandbox, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
-    process = AppProcess(sandbox, database_url, tmp_path_factory.mktemp("app") / "serve.log")
+def serve_role_url(database_url: str) -> Iterator[str]:
+    """The run's database, logging in as a member of serve's role (migration 0007), as in production:
+    every call of the e2e tests also proves that role's rights are enough."""
+    with pg.member_login(database_url, DatabaseSettings().serve_role) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def app_process(sandbox: Sandbox, serve_role_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+    process = AppProcess(sandbox, serve_role_url, tmp_path_factory.mktemp("app") / "serve.log")
     # A test standing in for the application (pbx_app) needs its name: stop ours first (the next
     # test that wants it restarts it).
     releasers = APP_NAME_RELEASERS.setdefault(STASIS_APP, [])

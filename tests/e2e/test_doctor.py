@@ -29,9 +29,23 @@ from reconnect_pbx.sandbox.instance import SOUNDS_TARGET
 from app_process import ACCESS_NUMBER, CLI, AppProcess
 
 CHECKS = [
-    "database", "pin pepper", "access number", "ari", "stasis app", "prompts", "trunk", "asterisk user",
+    "database", "pin pepper", "file modes", "access number", "ari", "stasis app", "prompts", "trunk", "asterisk user",
     "media cache", "listening",
 ]
+
+
+_settings_file: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def settings_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A settings file as an install leaves it (its own user's only); the settings themselves come
+    from the environment, as for the application."""
+    path = tmp_path_factory.mktemp("doctor-settings") / "reconnect-pbx.conf"
+    path.write_text("")
+    path.chmod(0o600)
+    _settings_file[:] = [path]
+    return path
 
 
 def doctor_env(sandbox: Sandbox, app: AppProcess, **settings: str) -> dict[str, str]:
@@ -39,6 +53,7 @@ def doctor_env(sandbox: Sandbox, app: AppProcess, **settings: str) -> dict[str, 
     pbx = sandbox.pbx
     env = {
         **app.env,
+        "RECONNECT_CONFIG": str(_settings_file[0]),
         "RECONNECT_ASTERISK_CLI_COMMAND": shlex.join(pbx.root.command("-C", pbx.conf_file)),
         "RECONNECT_ASTERISK_CONFIG_DIR": str(pbx.host_dir / "etc"),
     }

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from reconnect_pbx.db import transaction
 from reconnect_pbx.models import Centre, Mailbox
 from reconnect_pbx.services import numbers
-from web.conftest import browser, download_dir, live_server, make_account, page  # noqa: F401 - fixtures
+from web.conftest import browser, download_dir, live_server, make_account, page, web_role_url  # noqa: F401 - fixtures
 from web.test_browser import log_in, submit_and_wait, wait_for
 
 from deposit_helpers import leave_message, wait_for_messages

@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from reconnect_pbx.config import Settings, WebSettings, load_settings
+import pg
+
+from reconnect_pbx.config import DatabaseSettings, Settings, WebSettings, load_settings
 from reconnect_pbx.db import transaction
 from reconnect_pbx.models import Centre, Language, StaffRole
 from reconnect_pbx.services import centres, numbers, people, staff
@@ -173,15 +175,23 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``reconnect-pbx web`` as its own process (gunicorn), on a free loopback port."""
+def web_role_url(database_url: str) -> Iterator[str]:
+    """The run's database, logging in as a member of the web role (migration 0007), as in production."""
+    with pg.member_login(database_url, DatabaseSettings().web_role) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def live_server(web_role_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``reconnect-pbx web`` as its own process (gunicorn), on a free loopback port, with the web
+    role's rights only: every browser test also proves they are enough."""
     port = _free_port()
     config = tmp_path_factory.mktemp("web") / "web.conf"
     config.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECONNECT_")}
     env.update(
         RECONNECT_CONFIG=str(config),
-        RECONNECT_DATABASE_URL=database_url,
+        RECONNECT_DATABASE_URL=web_role_url,
         RECONNECT_WEB_SECRET_KEY=SECRET_KEY,
         RECONNECT_WEB_COOKIE_SECURE="false",
         # The suite's PIN pepper (tests/conftest.py): the PINs it hashes verify in the other processes.
@@ -216,7 +226,9 @@ def download_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser(download_dir: Path) -> Iterator[Any]:
+def browser(download_dir: Path, live_server: str) -> Iterator[Any]:
+    # After the server (live_server), so that it quits first: Chromium's idle pre-opened
+    # connections would otherwise hold gunicorn's sync workers past their graceful stop.
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
