@@ -23,6 +23,9 @@ from reconnect_pbx.prompts import PROMPT_SET_NAME
 
 DEFAULT_CONFIG_PATH = Path("/etc/reconnect-pbx/reconnect-pbx.conf")
 ENV_PREFIX = "RECONNECT_"
+# RECONNECT_* names that look like a setting but belong to another tool: the sandbox's chroot
+# path (sandbox/chroot.py) reads like asterisk.chroot, and serve once refused to start beside it.
+FOREIGN_ENV_NAMES = frozenset({"RECONNECT_CONFIG", "RECONNECT_ASTERISK_CHROOT"})
 
 
 class ConfigError(Exception):
@@ -357,7 +360,7 @@ def load_settings(
         sections[section_name] = dict(section_values)
 
     for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == "RECONNECT_CONFIG":
+        if not name.startswith(ENV_PREFIX) or name in FOREIGN_ENV_NAMES:
             continue
         if name.startswith("RECONNECT_TEST_"):
             continue  # the test suite's own variables

@@ -40,6 +40,12 @@ def test_test_suite_variables_are_ignored(tmp_path: Path) -> None:
     load_settings(_empty(tmp_path), environ={"RECONNECT_TEST_DATABASE_URL": "whatever"})
 
 
+def test_the_sandbox_chroot_variable_is_not_a_setting(tmp_path: Path) -> None:
+    # It reads like asterisk.chroot; with it set (a private chroot for tests), serve refused to start.
+    settings = load_settings(_empty(tmp_path), environ={"RECONNECT_ASTERISK_CHROOT": "/srv/chroot"})
+    assert not hasattr(settings.asterisk, "chroot")
+
+
 def test_variables_that_name_no_section_are_not_settings_and_are_left_alone(tmp_path: Path) -> None:
     # The demo's own directory once made serve exit ("unknown environment variable").
     settings = load_settings(
