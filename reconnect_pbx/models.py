@@ -376,3 +376,29 @@ class FormSubmission(Base):
     # What the first submission made (the enrolled person), to send the second one there.
     beneficiary_id: Mapped[int | None] = mapped_column(ForeignKey("beneficiaries.id"))
     created_at: Mapped[datetime] = _now()
+
+
+class CurrentPhone(Base):
+    """The phone a person has now (one French mobile or landline), which their number follows.
+
+    Set by staff (``phone set``) or by the person (PIN menu), and rung only once a call to it was
+    answered with 1 ("this phone is yours"): ``confirmed_at``. Changing where calls go is the
+    classic voicemail-fraud step, so every change is audited (``phone.*`` actions)."""
+
+    __tablename__ = "current_phones"
+    __table_args__ = (CheckConstraint("e164 ~ '^\\+33[1-79][0-9]{8}$'", name="french_e164"),)
+
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id"), primary_key=True)
+    e164: Mapped[str] = mapped_column(String(16))
+    # What the destination policy said it is: "mobile", "geographic" or "non-geographic".
+    category: Mapped[str] = mapped_column(String(16))
+    # Calls to the personal number ring this phone first (the person's switch).
+    follow: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    set_at: Mapped[datetime] = _now()
+    set_by: Mapped[str] = mapped_column(String(100))
+    # NULL until a confirmation call to this very number was answered with 1.
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A confirmation call is wanted (serve places it, then clears this).
+    confirmation_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How the last confirmation call ended: confirmed, refused, no-answer, busy, failed, not-allowed.
+    confirmation_outcome: Mapped[str | None] = mapped_column(String(32))
