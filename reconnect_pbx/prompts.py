@@ -408,6 +408,24 @@ _SENTENCES: dict[str, Prompt] = {
     "call-failed": Prompt("L'appel n'a pas pu aboutir.", "The call could not be connected."),
     "call-ended": Prompt("L'appel est terminé.", "The call has ended."),
     "call-time-up": Prompt("Votre temps d'appel est écoulé.", "Your call time is up."),
+    # Follow: a call to the personal number rings the person's current phone first.
+    "follow-call-from": Prompt(
+        "Appel pour votre numéro personnel, de la part du",
+        "A call for your personal number, from",
+    ),
+    "follow-caller-withheld": Prompt(
+        "Appel pour votre numéro personnel, d'un numéro masqué.",
+        "A call for your personal number, from a withheld number.",
+    ),
+    "follow-press-1": Prompt("Appuyez sur 1 pour prendre l'appel.", "Press 1 to take the call."),
+    "phone-confirm": Prompt(
+        "Ici votre service de numéro personnel. Appuyez sur 1 pour confirmer que ce téléphone est le vôtre.",
+        "This is your personal number service. Press 1 to confirm that this phone is yours.",
+    ),
+    "phone-confirmed": Prompt(
+        "Merci. Ce téléphone est confirmé : les appels vers votre numéro personnel y sonneront.",
+        "Thank you. This phone is confirmed: calls to your personal number will ring it.",
+    ),
     # Units for durations and times. English times use the 12-hour clock, as Asterisk says them:
     # "two oh five p m", "two o'clock p m"; French says "quatorze heures cinq".
     "hour": Prompt("heure", "hour"),

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reconnect_pbx.config import CallbackSettings
-from reconnect_pbx.models import Beneficiary, BeneficiaryStatus, CurrentPhone, NumberAssignment, PhoneNumber
+from reconnect_pbx.models import AuditEvent, Beneficiary, BeneficiaryStatus, CurrentPhone, NumberAssignment, PhoneNumber
 from reconnect_pbx.services import audit
 from reconnect_pbx.services.destination_policy import Category, Decision, decide, masked
 from reconnect_pbx.services.errors import Conflict, InvalidInput, NotFound
@@ -220,3 +220,13 @@ def _active_person(session: Session, beneficiary_id: int) -> Beneficiary:
     if person.status == BeneficiaryStatus.CLOSED:
         raise Conflict(f"person {beneficiary_id} is closed")
     return person
+
+
+def changes_after(session: Session, after_id: int | None) -> list[tuple[int, str]]:
+    """The ``phone.*`` audit events after ``after_id`` (id, action), oldest first; with None, only
+    the latest one (where counting starts)."""
+    query = select(AuditEvent.id, AuditEvent.action).where(AuditEvent.action.like(f"{AUDIT_PREFIX}%"))
+    if after_id is None:
+        latest = session.execute(query.order_by(AuditEvent.id.desc()).limit(1)).first()
+        return [(latest[0], "")] if latest else [(0, "")]
+    return [(row[0], row[1]) for row in session.execute(query.where(AuditEvent.id > after_id).order_by(AuditEvent.id))]

@@ -1,0 +1,316 @@
+"""The number follows the person: a call to the personal number rings their current phone first.
+
+Real calls both ways: the carrier simulator places the caller's call to the personal number, and
+plays the person's mobile when our application calls it (answers, is busy, does not answer, presses
+1). The test configuration rings the phone 5 s and waits 3 s for the 1 (``FOLLOW_TEST_SETTINGS``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from reconnect_pbx.models import CallDirection, CallRecord, CurrentPhone
+from reconnect_pbx.services import current_phone
+from reconnect_pbx.config import CallbackSettings
+
+import access_helpers
+from access_helpers import messages, new_caller
+from deposit_helpers import Person, media_names
+from harness import AriApp, CarrierCall, place_call
+from observer import PbxObserver
+from test_callback_calls import HEARD, PERSON_SPEAKS, FarEnd, calls_from_pbx, hears, is_call_from_pbx
+
+person = access_helpers.person
+
+
+def new_mobile() -> str:
+    return f"+33612{secrets.randbelow(10**6):06d}"
+
+
+def give_phone(session_factory: sessionmaker[Session], person: Person, *, confirmed: bool = True, follow: bool = True) -> str:
+    """The person's current phone, set as staff would (without the confirmation call)."""
+    mobile = new_mobile()
+    with session_factory() as session, session.begin():
+        current_phone.set_phone(session, person.id, mobile, actor="e2e", rules=CallbackSettings(), now=datetime.now(UTC))
+        session.execute(
+            update(CurrentPhone)
+            .where(CurrentPhone.beneficiary_id == person.id)
+            .values(
+                confirmation_requested_at=None,
+                confirmed_at=datetime.now(UTC) if confirmed else None,
+                follow=follow,
+            )
+        )
+    return mobile
+
+
+async def phone_rings(carrier: AriApp, mobile: str, since: int, timeout: float = 15) -> FarEnd:
+    """The call our application placed to ``mobile``, as the carrier receives it."""
+    start = await carrier.wait_event(
+        "StasisStart", lambda e: is_call_from_pbx(e) and e["args"][1:] == [mobile], since=since, timeout=timeout
+    )
+    return FarEnd(carrier, start["channel"]["id"], start, carrier.events.index(start))
+
+
+def follow_records(session_factory: sessionmaker[Session], person: Person, flow: str = "follow") -> list[CallRecord]:
+    with session_factory() as session:
+        return list(
+            session.scalars(
+                select(CallRecord)
+                .where(CallRecord.beneficiary_id == person.id, CallRecord.flow == flow,
+                       CallRecord.direction == CallDirection.OUTBOUND)
+                .order_by(CallRecord.id)
+            )
+        )
+
+
+async def wait_follow_ended(session_factory: sessionmaker[Session], person: Person, flow: str = "follow") -> CallRecord:
+    async with asyncio.timeout(20):
+        while True:
+            records = follow_records(session_factory, person, flow)
+            if records and records[-1].ended_at is not None:
+                return records[-1]
+            await asyncio.sleep(0.1)
+
+
+async def call_person(carrier: AriApp, person: Person, caller: str | None = None, *, withheld: bool = False) -> CarrierCall:
+    return await place_call(carrier, person.national, caller or new_caller(), withheld=withheld)
+
+
+async def until_greeting(observer: PbxObserver, caller: str) -> list[str]:
+    observed = await observer.call_from(caller, timeout=15)
+    async with asyncio.timeout(20):
+        while "greeting-default-intro" not in media_names(observed.media):
+            await asyncio.sleep(0.05)
+    return media_names(observed.media)
+
+
+async def press(far: FarEnd, digit: str) -> None:
+    await far.carrier.post(f"/channels/{far.channel}/dtmf", dtmf=digit, duration=100)
+
+
+async def pbx_channels(observer: PbxObserver) -> list[dict[str, Any]]:
+    return await observer.client.list_channels()
+
+
+# -- tests -------------------------------------------------------------------------------------
+
+
+async def test_answered_and_1_connects_the_caller_and_the_person_and_stores_nothing(
+    running_app, carrier, observer, person, session_factory
+):
+    mobile = give_phone(session_factory, person)
+    caller = new_caller()
+    since = carrier.mark()
+    call = await call_person(carrier, person, caller)
+    far = await phone_rings(carrier, mobile, since)
+    # The phone shows the caller (E.164), the personal number comes in a Diversion header.
+    assert await far.variable("CALLERID(num)") == "+33" + caller[1:]
+    diversion = await far.variable("PJSIP_HEADER(read,Diversion)")
+    assert person.number in diversion and "reason=follow-me" in diversion, diversion
+    await far.answer()
+    await press(far, "1")
+    await call.wait_answered(timeout=15)
+    await far.play()
+    await call.play(PERSON_SPEAKS)
+    caller_hears, person_hears = await asyncio.gather(hears(carrier, call.channel), hears(carrier, far.channel))
+    assert caller_hears > HEARD, "the caller hears nothing of the person"
+    assert person_hears > HEARD, "the person hears nothing of the caller"
+    await far.hang_up()
+    observed = await observer.call_from(caller)
+    await asyncio.wait_for(observed.ended.wait(), 10)
+    record = await wait_follow_ended(session_factory, person)
+    assert (record.outcome, record.called_number, record.caller_number) == ("completed", mobile, person.number)
+    assert record.billable_seconds >= 1
+    assert messages(session_factory, person) == []
+    # The caller heard nothing of ours: no greeting, no prompt.
+    assert observed.media == []
+
+
+async def test_answered_without_a_key_gives_the_caller_the_greeting_and_the_message_is_stored(
+    running_app, carrier, observer, person, session_factory
+):
+    mobile = give_phone(session_factory, person)
+    caller = new_caller()
+    since = carrier.mark()
+    call = await call_person(carrier, person, caller)
+    far = await phone_rings(carrier, mobile, since)
+    await far.answer()  # the mobile's own voicemail: it says nothing we understand
+    await far.wait_gone(timeout=15)
+    assert "greeting-default-intro" in await until_greeting(observer, caller)
+    observed = await observer.call_from(caller)
+    async with asyncio.timeout(20):
+        while not observed.recordings:
+            await asyncio.sleep(0.05)
+    await call.say("sound:test/speech-4s")
+    await call.hangup()
+    await running_app.wait_call_done(observed.channel_id)
+    assert len(messages(session_factory, person)) == 1
+    record = await wait_follow_ended(session_factory, person)
+    assert record.outcome == "not-taken" and record.answered_at is not None
+
+
+async def test_a_busy_phone_sends_the_caller_to_the_greeting(running_app, carrier, observer, person, session_factory):
+    mobile = give_phone(session_factory, person)
+    caller = new_caller()
+    since = carrier.mark()
+    call = await call_person(carrier, person, caller)
+    far = await phone_rings(carrier, mobile, since)
+    await far.reject("busy")
+    assert "greeting-default-intro" in await until_greeting(observer, caller)
+    await call.hangup()
+    assert (await wait_follow_ended(session_factory, person)).outcome == "busy"
+
+
+async def test_an_unanswered_phone_rings_for_ring_seconds_then_the_greeting(
+    running_app, carrier, observer, person, session_factory
+):
+    mobile = give_phone(session_factory, person)
+    caller = new_caller()
+    since = carrier.mark()
+    call = await call_person(carrier, person, caller)
+    far = await phone_rings(carrier, mobile, since)
+    await far.ring()
+    stopped = await far.wait_gone(timeout=15)
+    assert 4 <= stopped - far.arrived <= 7  # follow.ring_seconds = 5
+    assert "greeting-default-intro" in await until_greeting(observer, caller)
+    await call.hangup()
+    record = await wait_follow_ended(session_factory, person)
+    assert (record.outcome, record.billable_seconds) == ("no-answer", 0)
+
+
+async def test_an_unreachable_phone_sends_the_caller_to_the_greeting(
+    running_app, carrier, observer, person, session_factory
+):
+    mobile = give_phone(session_factory, person)
+    caller = new_caller()
+    since = carrier.mark()
+    call = await call_person(carrier, person, caller)
+    far = await phone_rings(carrier, mobile, since)
+    await far.reject("congestion")
+    assert "greeting-default-intro" in await until_greeting(observer, caller)
+    await call.hangup()
+    assert (await wait_follow_ended(session_factory, person)).outcome == "failed"
+
+
+async def test_a_caller_who_hangs_up_while_the_phone_rings_leaves_nothing(
+    running_app, carrier, observer, person, session_factory
+):
+    mobile = give_phone(session_factory, person)
+    caller = new_caller()
+    since = carrier.mark()
+    call = await call_person(carrier, person, caller)
+    far = await phone_rings(carrier, mobile, since)
+    await far.ring()
+    observed = await observer.call_from(caller)
+    await call.hangup()
+    await far.wait_gone(timeout=10)
+    await running_app.wait_call_done(observed.channel_id)
+    record = await wait_follow_ended(session_factory, person)
+    assert (record.outcome, record.billable_seconds) == ("cancelled", 0)
+    assert messages(session_factory, person) == []
+    left = [c["id"] for c in await pbx_channels(observer)]
+    assert observed.channel_id not in left and record.channel_id not in left
+
+
+async def test_a_withheld_caller_shows_the_personal_number_on_the_phone(
+    running_app, carrier, observer, person, session_factory
+):
+    mobile = give_phone(session_factory, person)
+    since = carrier.mark()
+    call = await call_person(carrier, person, withheld=True)
+    far = await phone_rings(carrier, mobile, since)
+    assert await far.variable("CALLERID(num)") == person.number
+    await far.reject("busy")
+    await call.wait_answered(timeout=15)  # the greeting
+    await call.hangup()
+    assert (await wait_follow_ended(session_factory, person)).outcome == "busy"
+
+
+async def test_follow_off_or_an_unconfirmed_phone_is_not_rung(running_app, carrier, observer, enrol, session_factory):
+    for options in ({"follow": False}, {"confirmed": False}):
+        someone = enrol()
+        give_phone(session_factory, someone, **options)
+        caller = new_caller()
+        since = carrier.mark()
+        call = await call_person(carrier, someone, caller)
+        await until_greeting(observer, caller)
+        await call.hangup()
+        assert calls_from_pbx(carrier, since) == [], options
+        assert follow_records(session_factory, someone) == []
+
+
+# -- confirmation calls ------------------------------------------------------------------------
+
+
+def set_phone_as_staff(session_factory: sessionmaker[Session], person: Person) -> str:
+    mobile = new_mobile()
+    with session_factory() as session, session.begin():
+        current_phone.set_phone(session, person.id, mobile, actor="e2e", rules=CallbackSettings(), now=datetime.now(UTC))
+    return mobile
+
+
+def phone_of(session_factory: sessionmaker[Session], person: Person) -> CurrentPhone:
+    with session_factory() as session:
+        return session.get(CurrentPhone, person.id)
+
+
+async def wait_confirmation_outcome(session_factory: sessionmaker[Session], person: Person) -> CurrentPhone:
+    async with asyncio.timeout(30):
+        while (phone := phone_of(session_factory, person)).confirmation_outcome is None:
+            await asyncio.sleep(0.1)
+    return phone
+
+
+async def test_a_new_phone_is_called_and_confirmed_by_1_then_rung(
+    running_app, carrier, observer, person, session_factory
+):
+    since = carrier.mark()
+    mobile = set_phone_as_staff(session_factory, person)
+    far = await phone_rings(carrier, mobile, since)
+    # The confirmation call presents the personal number.
+    assert await far.variable("CALLERID(num)") == person.number
+    await far.answer()
+    await press(far, "1")
+    phone = await wait_confirmation_outcome(session_factory, person)
+    assert (phone.confirmation_outcome, phone.e164) == ("confirmed", mobile) and phone.confirmed_at is not None
+    await far.wait_gone(timeout=15)
+    record = await wait_follow_ended(session_factory, person, "phone-confirm")
+    assert record.outcome == "completed" and record.called_number == mobile
+    # From now on the phone is rung.
+    since = carrier.mark()
+    call = await call_person(carrier, person)
+    far = await phone_rings(carrier, mobile, since)
+    await far.reject("busy")
+    await call.wait_answered(timeout=15)
+    await call.hangup()
+
+
+async def test_a_confirmation_call_answered_without_1_leaves_the_phone_unconfirmed(
+    running_app, carrier, observer, person, session_factory
+):
+    since = carrier.mark()
+    mobile = set_phone_as_staff(session_factory, person)
+    far = await phone_rings(carrier, mobile, since)
+    await far.answer()
+    await press(far, "2")
+    phone = await wait_confirmation_outcome(session_factory, person)
+    assert (phone.confirmation_outcome, phone.confirmed_at) == ("refused", None)
+    assert (await wait_follow_ended(session_factory, person, "phone-confirm")).outcome == "not-taken"
+
+
+async def test_an_unanswered_confirmation_call_leaves_the_phone_unconfirmed(
+    running_app, carrier, observer, person, session_factory
+):
+    since = carrier.mark()
+    mobile = set_phone_as_staff(session_factory, person)
+    far = await phone_rings(carrier, mobile, since)
+    await far.ring()
+    phone = await wait_confirmation_outcome(session_factory, person)
+    assert (phone.confirmation_outcome, phone.confirmed_at) == ("no-answer", None)
