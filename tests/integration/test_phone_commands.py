@@ -104,3 +104,23 @@ def test_follow_or_clear_without_a_phone_is_refused(cli_runner, enrolled) -> Non
     for args in (("follow", str(person["id"]), "on"), ("clear", str(person["id"]))):
         result = cli_runner("phone", *args)
         assert result.exit_code == 2 and "no current phone" in result.stderr
+
+
+def test_closing_a_person_forgets_their_current_phone(cli_runner, enrolled, db_session) -> None:
+    person = enrolled()
+    assert cli_runner("phone", "set", str(person["id"]), MOBILE).exit_code == 0
+    assert cli_runner("close", str(person["id"])).exit_code == 0
+    assert _phone(db_session, person) is None
+
+
+def test_the_export_of_a_person_holds_their_current_phone(cli_runner, enrolled) -> None:
+    import json
+
+    person = enrolled()
+    assert cli_runner("phone", "set", str(person["id"]), MOBILE).exit_code == 0
+    result = cli_runner("export", str(person["id"]), "--out", "-")
+    assert result.exit_code == 0, result.output
+    exported = json.loads(result.stdout)["current_phone"]
+    assert (exported["number"], exported["category"], exported["follow"], exported["confirmed_at"]) == (
+        MOBILE_E164, "mobile", True, None,
+    )
