@@ -314,3 +314,29 @@ async def test_an_unanswered_confirmation_call_leaves_the_phone_unconfirmed(
     await far.ring()
     phone = await wait_confirmation_outcome(session_factory, person)
     assert (phone.confirmation_outcome, phone.confirmed_at) == ("no-answer", None)
+
+
+async def test_when_serve_dies_during_a_followed_call_asterisk_cuts_both_legs_and_the_record_is_closed(
+    running_app, carrier, observer, person, session_factory
+):
+    mobile = give_phone(session_factory, person)
+    caller = new_caller()
+    since = carrier.mark()
+    call = await call_person(carrier, person, caller)
+    far = await phone_rings(carrier, mobile, since)
+    await far.answer()
+    await press(far, "1")
+    await call.wait_answered(timeout=15)
+    observed = await observer.call_from(caller)
+    [record] = follow_records(session_factory, person)
+    running_app.kill()
+    # Nobody drives the call: the absolute timeouts set at the answer cut it (max_call_seconds 10
+    # plus the grace), the phone first, then the caller.
+    await far.wait_gone(timeout=30)
+    await asyncio.wait_for(observed.ended.wait(), 15)
+    live = {c["id"] for c in await pbx_channels(observer)}
+    assert {record.channel_id, observed.channel_id} & live == set()
+    running_app.start()
+    record = await wait_follow_ended(session_factory, person)
+    assert record.outcome == "interrupted" and record.answered_at is not None
+    assert messages(session_factory, person) == []
