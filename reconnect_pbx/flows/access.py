@@ -45,6 +45,7 @@ at once (``Listening.start_straight``), and the main menu:
     "you have N new messages and M saved messages"
     1 listen (flows/listening.py)        2 make a call (number, # to end, * to cancel)
     3 greetings (flows/greetings.py)      4 change PIN        5 French/English
+    6 the current phone (flows/phone_menu.py)
     * help, then the menu again           # goodbye, once confirmed by a second #
 
 Ten seconds of silence (``voicemail.input_timeout_seconds``) repeat a menu, twice, then
@@ -72,6 +73,7 @@ from .greetings import GreetingsMenu, record_greeting
 from .listening import Listening
 from .mailbox_call import MailboxCall, Step
 from .menus import CANCELLED, collect_digits
+from .phone_menu import PhoneMenu
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +341,7 @@ class AccessCall(MailboxCall):
 
     def _menu(self, before: list[str]) -> Step:
         async def menu() -> Step:
-            key = await self.menu_choice(self.media("main-menu"), "012345*#", intro=before)
+            key = await self.menu_choice(self.media("main-menu"), "0123456*#", intro=before)
             if key is None:
                 return self.silence_goodbye()
             if key == "#":
@@ -356,7 +358,9 @@ class AccessCall(MailboxCall):
                 return self.change_language
             if key == "0":
                 return self.menu
-            await self.say("help", interrupt=DTMF_KEYS)
+            if key == "6":  # the current phone (issue 13), said in the help
+                return PhoneMenu(self).menu
+            await self.say("help", "help-phone", interrupt=DTMF_KEYS)
             return self.menu
 
         return menu

@@ -40,6 +40,8 @@ FOLLOW_OFF_ACTION = "phone.follow-off"
 CONFIRMED_ACTION = "phone.confirmed"
 CONFIRM_REQUESTED_ACTION = "phone.confirm-requested"
 SYSTEM_ACTOR = "system"
+# The actor of a change the person made themselves, from the PIN menu.
+PERSON_ACTOR = "person"
 
 # What a current phone may be: French mobiles and landlines (09: VoIP "box" lines).
 PHONE_CATEGORIES = frozenset({Category.MOBILE, Category.GEOGRAPHIC, Category.NON_GEOGRAPHIC})
@@ -75,6 +77,15 @@ class PhoneRefused(InvalidInput):
 class PhoneToRing:
     beneficiary_id: int
     e164: str
+
+
+@dataclass(frozen=True)
+class PhoneState:
+    """What the phone menu says of a person's current phone."""
+
+    e164: str
+    confirmed: bool
+    follow: bool
 
 
 @dataclass(frozen=True)
@@ -161,6 +172,13 @@ def request_confirmation(session: Session, beneficiary_id: int, *, actor: str, n
 
 def get_phone(session: Session, beneficiary_id: int) -> CurrentPhone | None:
     return session.get(CurrentPhone, beneficiary_id)
+
+
+def phone_state(session: Session, beneficiary_id: int) -> PhoneState | None:
+    phone = session.get(CurrentPhone, beneficiary_id)
+    if phone is None:
+        return None
+    return PhoneState(phone.e164, phone.confirmed_at is not None, phone.follow)
 
 
 def phone_to_ring(session: Session, beneficiary_id: int) -> PhoneToRing | None:

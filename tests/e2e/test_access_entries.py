@@ -101,7 +101,7 @@ async def test_a_hash_after_a_complete_pin_does_not_quit_the_main_menu(running_a
     await call.press(person.pin + "#")
     await call.until("main-menu")
     await call.press("*")
-    assert await call.until("main-menu") == ["help", "main-menu"]
+    assert await call.until("main-menu") == ["help", "help-phone", "main-menu"]
     assert "confirm-quit" not in call.names
     await call.hang_up()
 

@@ -43,7 +43,7 @@ async def typing_a_number_to_call(call):
 
 KEY_MAP = [
     (in_the_main_menu, "0", ["main-menu"]),
-    (in_the_main_menu, "*", ["help", "main-menu"]),
+    (in_the_main_menu, "*", ["help", "help-phone", "main-menu"]),
     (in_the_main_menu, "#", ["confirm-quit"]),
     (in_the_greetings_menu, "0", ["main-menu"]),
     (in_the_greetings_menu, "*", ["greetings-menu"]),

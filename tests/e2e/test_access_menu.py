@@ -50,7 +50,7 @@ async def test_the_menu_says_the_counts_then_star_helps_an_invalid_key_says_so_a
         "you-have", "number-2", "new-messages", "and", "number-1", "saved-message", "main-menu"
     ]
     await call.press("*")
-    assert await call.until("main-menu") == ["help", "main-menu"]
+    assert await call.until("main-menu") == ["help", "help-phone", "main-menu"]
     await call.press("7")
     assert await call.until("main-menu") == ["invalid-key", "main-menu"]
     await call.press("#")

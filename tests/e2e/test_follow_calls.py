@@ -340,3 +340,45 @@ async def test_when_serve_dies_during_a_followed_call_asterisk_cuts_both_legs_an
     record = await wait_follow_ended(session_factory, person)
     assert record.outcome == "interrupted" and record.answered_at is not None
     assert messages(session_factory, person) == []
+
+
+# -- the phone menu (main menu, key 6) ---------------------------------------------------------
+
+
+async def test_the_person_sets_their_phone_from_the_menu_and_a_confirmation_call_follows(
+    running_app, carrier, observer, person, session_factory
+):
+    mobile = new_mobile()
+    call = await access_helpers.log_in(carrier, observer, person)
+    await call.press("6")
+    assert await call.until("phone-menu") == ["phone-none", "phone-menu"]
+    await call.press("1")
+    await call.until("enter-phone-number")
+    since = carrier.mark()
+    await call.press("0" + mobile[3:] + "#")
+    await call.until("phone-will-be-called")
+    far = await phone_rings(carrier, mobile, since)
+    await far.reject("busy")
+    phone = await wait_confirmation_outcome(session_factory, person)
+    assert (phone.e164, phone.confirmation_outcome, phone.confirmed_at, phone.set_by) == (mobile, "busy", None, "person")
+    # Back in the phone menu, which now says the phone, unconfirmed; 2 turns follow off.
+    await call.until("phone-menu")
+    await call.press("2")
+    await call.until("follow-is-off")
+    assert phone_of(session_factory, person).follow is False
+    await call.hang_up()
+
+
+async def test_a_premium_number_typed_in_the_menu_is_refused_and_nothing_is_written(
+    running_app, carrier, observer, person, session_factory
+):
+    call = await access_helpers.log_in(carrier, observer, person)
+    await call.press("6")
+    await call.until("phone-menu")
+    await call.press("1")
+    await call.until("enter-phone-number")
+    await call.press("0899123456#")
+    await call.until("destination-refused-premium")
+    await call.until("phone-menu")
+    assert phone_of(session_factory, person) is None
+    await call.hang_up()
