@@ -1,4 +1,4 @@
-"""the person's current phone, which their number follows (issue 13)
+"""the person's current phone, which their number follows, and pending new-message alerts (issue 13)
 
 Revision ID: 0008
 Revises: 0006
@@ -27,13 +27,39 @@ def upgrade() -> None:
         sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("confirmation_requested_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("confirmation_outcome", sa.String(length=32), nullable=True),
+        sa.Column("alerts", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.CheckConstraint("e164 ~ '^\\+33[1-79][0-9]{8}$'", name=op.f("ck_current_phones_french_e164")),
         sa.ForeignKeyConstraint(
             ["beneficiary_id"], ["beneficiaries.id"], name=op.f("fk_current_phones_beneficiary_id_beneficiaries")
         ),
         sa.PrimaryKeyConstraint("beneficiary_id", name=op.f("pk_current_phones")),
     )
+    op.create_table(
+        "pending_alerts",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("beneficiary_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("messages", sa.Integer(), server_default="1", nullable=False),
+        sa.ForeignKeyConstraint(
+            ["beneficiary_id"], ["beneficiaries.id"], name=op.f("fk_pending_alerts_beneficiary_id_beneficiaries")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pending_alerts")),
+    )
+    op.create_index(op.f("ix_pending_alerts_beneficiary_id"), "pending_alerts", ["beneficiary_id"], unique=False)
+    op.create_index(
+        "uq_pending_alerts_open_beneficiary",
+        "pending_alerts",
+        ["beneficiary_id"],
+        unique=True,
+        postgresql_where=sa.text("state IN ('pending', 'calling')"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_pending_alerts_open_beneficiary", table_name="pending_alerts")
+    op.drop_index(op.f("ix_pending_alerts_beneficiary_id"), table_name="pending_alerts")
+    op.drop_table("pending_alerts")
     op.drop_table("current_phones")

@@ -270,7 +270,9 @@ class DepositCall:
             source_channel_id=self.channel.id,
         )
         try:
-            message_id = await self.ctx.db(voicemail.store_message, self.ctx.store, message, audio)
+            message_id = await self.ctx.db(
+                voicemail.store_message, self.ctx.store, message, audio, alert_rules=self.ctx.settings.follow
+            )
         except DatabaseUnavailable as exc:
             # Never lose it: the file stays in Asterisk's spool for the recovery sweep.
             log.error("channel %s: could not store the message; left in the spool (%s)", self.channel.id, exc)
