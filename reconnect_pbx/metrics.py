@@ -18,6 +18,7 @@ The series (counters end in ``_total`` once exposed)::
     reconnect_outbound_billed_seconds_total    counter  outgoing call time billed (divide by 60: minutes)
     reconnect_follow_calls_total{outcome}      counter  calls that rang the current phone first (taken, voicemail...)
     reconnect_phone_confirmations_total{outcome} counter confirmation calls to a current phone
+    reconnect_alert_calls_total{outcome}       counter  new-message alert calls (answered: 1 pressed)
     reconnect_phone_changes_total{action}      counter  changes of a current phone (audit log: phone.set...)
     reconnect_ari_reconnections_total          counter  ARI websocket reconnections since start
     reconnect_ari_connected                    gauge    1 while the ARI websocket is up
@@ -86,6 +87,12 @@ FOLLOW_CALLS = Counter(
 PHONE_CONFIRMATIONS = Counter(
     "reconnect_phone_confirmations",
     "Confirmation calls to a person's current phone, by outcome (confirmed, refused, no-answer...).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+ALERT_CALLS = Counter(
+    "reconnect_alert_calls",
+    "New-message alert calls to a person's current phone, by outcome (answered, no-answer, busy...).",
     ["outcome"],
     registry=REGISTRY,
 )

@@ -422,6 +422,10 @@ _SENTENCES: dict[str, Prompt] = {
         "Ici votre service de numéro personnel. Appuyez sur 1 pour confirmer que ce téléphone est le vôtre.",
         "This is your personal number service. Press 1 to confirm that this phone is yours.",
     ),
+    "alert-new-message": Prompt(
+        "Vous avez un nouveau message sur votre numéro personnel. Appuyez sur 1 pour l'écouter.",
+        "You have a new message on your personal number. Press 1 to listen to it.",
+    ),
     # The phone menu (main menu, key 6: flows/phone_menu.py).
     "help-phone": Prompt(
         "Pour le téléphone que vous avez en ce moment, appuyez sur 6 dans le menu principal : "

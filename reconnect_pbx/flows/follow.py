@@ -42,10 +42,10 @@ from typing import Any, Optional
 
 from .. import metrics, prompts
 from ..ari import AriClient, AriError, ChannelGone
-from ..services import current_phone, outbound
+from ..services import alerts, current_phone, outbound, voicemail
 from ..services.destination_policy import E164_FORM, Decision, masked
 from ..services.voicemail import MailboxTarget
-from . import callback
+from . import access, callback
 from .callback import LegWatch
 from .channel import OWNED_CHANNEL_ARG, CallChannel, CallerHungUp, destroy_bridge
 from .context import FlowContext
@@ -56,6 +56,7 @@ Step = Optional[Callable[[], Awaitable["Step"]]]
 
 FOLLOW_FLOW = "follow"
 CONFIRM_FLOW = "phone-confirm"
+ALERT_FLOW = "alert"
 ID_PREFIX = "follow-"
 ACCEPT_KEY = "1"
 # Extra time, beyond the ring time, we wait for Asterisk to tell how the dialling ended.
@@ -464,3 +465,60 @@ async def confirm_phone(ctx: FlowContext, request: current_phone.ConfirmationReq
         "confirmation call of the current phone %s of person %s: %s", masked(request.e164), request.beneficiary_id, outcome
     )
     return outcome
+
+
+# -- new-message alerts ----------------------------------------------------------------------------
+
+
+def alert_leg(ctx: FlowContext, call: alerts.AlertCall) -> OutgoingLeg:
+    return OutgoingLeg(ctx, ALERT_FLOW, call.beneficiary_id, call.own_number or "", call.e164)
+
+
+async def alert_person(ctx: FlowContext, call: alerts.AlertCall, leg: OutgoingLeg) -> str:
+    """Call the phone: "you have a new message; press 1 to listen", then the PIN login (never
+    skipped) and the messages, as a call to the access number. Returns the alert's new state."""
+    settings = ctx.settings.follow
+    answered = False
+    try:
+        if await leg.allowed() and await leg.dial(
+            caller_id=leg.own_number, ring_seconds=settings.ring_seconds,
+            extra_seconds=QUESTION_SECONDS + settings.accept_seconds, variables={},
+        ):  # fmt: skip
+            if await leg.wait_for_answer(settings.ring_seconds):
+                language = await _alert_language(ctx, leg)
+                answered = await leg.ask([ctx.prompt("alert-new-message", language)], settings.accept_seconds)
+                leg.outcome = outbound.COMPLETED if answered else outbound.NOT_TAKEN
+                if answered:
+                    await _listen(ctx, leg)
+    except Exception:
+        log.exception("%s: alert call failed", leg.far_id)
+    finally:
+        await leg.clean_up()
+    try:
+        state = await ctx.db(partial(alerts.finish_attempt, rules=settings, now=_now()), call.alert_id, answered=answered)
+    except Exception:
+        log.exception("%s: could not record how the alert call went", leg.far_id)
+        state = "unknown"
+    metrics.ALERT_CALLS.labels(outcome="answered" if answered else leg.outcome).inc()
+    log.info("%s: alert %s attempt %d: %s", leg.far_id, call.alert_id, call.attempt, state)
+    return state
+
+
+async def _alert_language(ctx: FlowContext, leg: OutgoingLeg) -> str:
+    target = await ctx.db(voicemail.find_mailbox_for_number, leg.own_number, _now())
+    return target.language.value if target else "fr"
+
+
+async def _listen(ctx: FlowContext, leg: OutgoingLeg) -> None:
+    """The PIN login and the menus on the alert's leg, until the person hangs up or the cut."""
+    target = await ctx.db(voicemail.find_mailbox_for_number, leg.own_number, _now())
+    if target is None:
+        return
+    try:
+        await ctx.client.set_variable(
+            leg.far_id, "TIMEOUT(absolute)", str(leg.grant.allowed_seconds + ctx.settings.callback.hangup_grace_seconds)
+        )
+        leg.far.clear_keys()
+        await access.login_from_greeting(ctx, leg.far, target)
+    except (CallerHungUp, ChannelGone):
+        pass

@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from reconnect_pbx.models import CallDirection, CallRecord, CurrentPhone
+from reconnect_pbx.models import CallDirection, CallRecord, CurrentPhone, PendingAlert
 from reconnect_pbx.services import current_phone
 from reconnect_pbx.config import CallbackSettings
 
 import access_helpers
 from access_helpers import messages, new_caller
-from deposit_helpers import Person, media_names
+from deposit_helpers import Person, leave_message, media_names
 from harness import AriApp, CarrierCall, place_call
 from observer import PbxObserver
 from test_callback_calls import HEARD, PERSON_SPEAKS, FarEnd, calls_from_pbx, hears, is_call_from_pbx
@@ -33,8 +33,12 @@ def new_mobile() -> str:
     return f"+33612{secrets.randbelow(10**6):06d}"
 
 
-def give_phone(session_factory: sessionmaker[Session], person: Person, *, confirmed: bool = True, follow: bool = True) -> str:
-    """The person's current phone, set as staff would (without the confirmation call)."""
+def give_phone(
+    session_factory: sessionmaker[Session], person: Person, *, confirmed: bool = True, follow: bool = True,
+    alerts: bool = False,
+) -> str:
+    """The person's current phone, set as staff would (without the confirmation call); alerts off
+    unless asked (a message stored would call the phone again)."""
     mobile = new_mobile()
     with session_factory() as session, session.begin():
         current_phone.set_phone(session, person.id, mobile, actor="e2e", rules=CallbackSettings(), now=datetime.now(UTC))
@@ -45,6 +49,7 @@ def give_phone(session_factory: sessionmaker[Session], person: Person, *, confir
                 confirmation_requested_at=None,
                 confirmed_at=datetime.now(UTC) if confirmed else None,
                 follow=follow,
+                alerts=alerts,
             )
         )
     return mobile
@@ -382,3 +387,74 @@ async def test_a_premium_number_typed_in_the_menu_is_refused_and_nothing_is_writ
     await call.until("phone-menu")
     assert phone_of(session_factory, person) is None
     await call.hang_up()
+
+
+# -- new-message alerts ------------------------------------------------------------------------
+
+
+def alert_states(session_factory: sessionmaker[Session], person: Person) -> list[tuple[str, int, int]]:
+    with session_factory() as session:
+        rows = session.scalars(select(PendingAlert).where(PendingAlert.beneficiary_id == person.id).order_by(PendingAlert.id))
+        return [(a.state, a.attempts, a.messages) for a in rows]
+
+
+async def wait_alert_state(session_factory, person: Person, state: str) -> list[tuple[str, int, int]]:
+    async with asyncio.timeout(40):
+        while not (states := alert_states(session_factory, person)) or states[-1][0] != state:
+            await asyncio.sleep(0.2)
+    return states
+
+
+async def test_a_new_message_calls_the_phone_and_the_pin_is_asked_before_the_message(
+    running_app, carrier, observer, person, session_factory
+):
+    mobile = give_phone(session_factory, person, follow=False, alerts=True)
+    since = carrier.mark()
+    await leave_message(carrier, observer, person.national, new_caller())
+    far = await phone_rings(carrier, mobile, since, timeout=30)
+    assert await far.variable("CALLERID(num)") == person.number
+    await far.answer()
+    leg = await observer.call_from(person.number, timeout=10)
+    await press(far, "1")
+    async with asyncio.timeout(15):
+        while "enter-pin" not in media_names(leg.media):
+            await asyncio.sleep(0.05)
+    # Nothing of the message before the PIN.
+    assert "audio" not in media_names(leg.media)
+    assert media_names(leg.media)[0] == "alert-new-message"
+    await far.carrier.post(f"/channels/{far.channel}/dtmf", dtmf=person.pin + "#", duration=100, between=100)
+    async with asyncio.timeout(20):
+        while "audio" not in media_names(leg.media):
+            await asyncio.sleep(0.05)
+    await far.hang_up()
+    assert await wait_alert_state(session_factory, person, "answered") == [("answered", 1, 1)]
+    assert (await wait_follow_ended(session_factory, person, "alert")).answered_at is not None
+
+
+async def test_an_unanswered_alert_is_tried_again_then_given_up(
+    running_app, carrier, observer, person, session_factory
+):
+    mobile = give_phone(session_factory, person, follow=False, alerts=True)
+    since = carrier.mark()
+    await leave_message(carrier, observer, person.national, new_caller())
+    for attempt in (1, 2):  # follow.alert_retries = 1
+        far = await phone_rings(carrier, mobile, since, timeout=30)
+        since = far.since + 1
+        await far.reject("busy")
+    assert await wait_alert_state(session_factory, person, "failed") == [("failed", 2, 1)]
+    assert [r.outcome for r in follow_records(session_factory, person, "alert")] == ["busy", "busy"]
+
+
+async def test_an_alert_left_by_a_dead_process_is_placed_after_the_restart(
+    running_app, carrier, observer, person, session_factory
+):
+    mobile = give_phone(session_factory, person, follow=False, alerts=True)
+    running_app.kill()
+    # What the dead process left: an alert it was calling for.
+    with session_factory() as session, session.begin():
+        session.add(PendingAlert(beneficiary_id=person.id, due_at=datetime.now(UTC), state="calling", attempts=1))
+    since = carrier.mark()
+    running_app.start()
+    far = await phone_rings(carrier, mobile, since, timeout=30)
+    await far.reject("busy")
+    assert await wait_alert_state(session_factory, person, "failed") == [("failed", 2, 1)]
