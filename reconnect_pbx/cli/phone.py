@@ -70,6 +70,20 @@ def follow(app: App, person_ref: str, state: str) -> None:
     click.echo(f"Follow {state} for person {person_id}.")
 
 
+@phone_group.command("alerts")
+@click.argument("person_ref", metavar="PERSON")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@pass_app
+def alerts(app: App, person_ref: str, state: str) -> None:
+    """Turn on or off the call to the current phone when a new message arrives."""
+    with app.transaction() as session:
+        person = people.find_person(session, person_ref, app.settings.numbers.default_region, lock=True)
+        current_phone.set_alerts(session, person.id, state == "on", actor=app.operator)
+        person_id = person.id
+    log.warning("alerts %s for person %s by %s", state, person_id, app.operator)
+    click.echo(f"New-message alerts {state} for person {person_id}.")
+
+
 @phone_group.command("confirm")
 @click.argument("person_ref", metavar="PERSON")
 @pass_app
@@ -98,5 +112,5 @@ def show(app: App, person_ref: str) -> None:
         last = f", last confirmation call: {found.confirmation_outcome}" if found.confirmation_outcome else ""
         click.echo(
             f"Person {person.id}: {numbers_format.national_format(found.e164)} ({found.category}), {confirmed}{last},"
-            f" follow {'on' if found.follow else 'off'}"
+            f" follow {'on' if found.follow else 'off'}, alerts {'on' if found.alerts else 'off'}"
         )

@@ -12,7 +12,8 @@ writes how it ended (``record_confirmation``). A confirmation counts only for th
 a phone changed meanwhile stays unconfirmed.
 
 Every change is an audit event ``phone.set``, ``phone.cleared``, ``phone.follow-on``,
-``phone.follow-off``, ``phone.confirmed`` or ``phone.confirm-requested`` (with the masked number);
+``phone.follow-off``, ``phone.alerts-on``, ``phone.alerts-off``, ``phone.confirmed`` or
+``phone.confirm-requested`` (with the masked number);
 ``serve`` counts them in a metric from the audit log, and the caller of these functions logs a
 warning: changing where calls go is the classic voicemail-fraud step.
 """
@@ -37,6 +38,8 @@ SET_ACTION = "phone.set"
 CLEARED_ACTION = "phone.cleared"
 FOLLOW_ON_ACTION = "phone.follow-on"
 FOLLOW_OFF_ACTION = "phone.follow-off"
+ALERTS_ON_ACTION = "phone.alerts-on"
+ALERTS_OFF_ACTION = "phone.alerts-off"
 CONFIRMED_ACTION = "phone.confirmed"
 CONFIRM_REQUESTED_ACTION = "phone.confirm-requested"
 SYSTEM_ACTOR = "system"
@@ -157,6 +160,14 @@ def set_follow(session: Session, beneficiary_id: int, on: bool, *, actor: str) -
     phone = _phone(session, beneficiary_id)
     phone.follow = on
     audit.record(session, actor, FOLLOW_ON_ACTION if on else FOLLOW_OFF_ACTION, beneficiary_id, number=masked(phone.e164))
+    return phone
+
+
+def set_alerts(session: Session, beneficiary_id: int, on: bool, *, actor: str) -> CurrentPhone:
+    """New-message alerts to the current phone on or off (services/alerts.py)."""
+    phone = _phone(session, beneficiary_id)
+    phone.alerts = on
+    audit.record(session, actor, ALERTS_ON_ACTION if on else ALERTS_OFF_ACTION, beneficiary_id, number=masked(phone.e164))
     return phone
 
 

@@ -35,6 +35,7 @@ REFUSED_OUTCOME = "refused"
 # Outbound call records: calls a person placed, and the legs to their current phone (follow).
 CALLBACK_FLOW = "callback"
 FOLLOW_FLOW = "follow"
+ALERT_FLOW = "alert"
 # How a follow leg ended (services/outbound.py): taken by the person, or back to the voicemail.
 FOLLOW_TAKEN_OUTCOMES = ("completed", "cut")
 FOLLOW_VOICEMAIL_OUTCOMES = ("busy", "no-answer", "failed", "not-taken")
@@ -93,6 +94,9 @@ class CentreUsage:
     calls_followed: int = 0
     followed_answered: int = 0
     followed_to_voicemail: int = 0
+    # New-message alert calls placed (each attempt), and those answered with 1.
+    alerts_sent: int = 0
+    alerts_answered: int = 0
 
     @classmethod
     def columns(cls) -> list[str]:
@@ -181,6 +185,12 @@ def usage_report(session: Session, month: Month, monthly_minutes: int, centre: C
     calls_followed = per_centre(followed)
     followed_answered = per_centre(followed.where(CallRecord.outcome.in_(FOLLOW_TAKEN_OUTCOMES)))
     followed_to_voicemail = per_centre(followed.where(CallRecord.outcome.in_(FOLLOW_VOICEMAIL_OUTCOMES)))
+    alert_calls = select(Beneficiary.centre_id, func.count()).select_from(CallRecord).join(
+        Beneficiary, Beneficiary.id == CallRecord.beneficiary_id
+    ).where(outbound, CallRecord.flow == ALERT_FLOW)
+    alerts_sent = per_centre(alert_calls)
+    # An alert is answered when the person pressed 1 (outcome completed, or cut during the listening).
+    alerts_answered = per_centre(alert_calls.where(CallRecord.outcome.in_(FOLLOW_TAKEN_OUTCOMES)))
     refusals = per_centre(
         select(Beneficiary.centre_id, func.count())
         .select_from(CallRecord)
@@ -226,6 +236,8 @@ def usage_report(session: Session, month: Month, monthly_minutes: int, centre: C
             calls_followed=calls_followed.get(centre_id, 0),
             followed_answered=followed_answered.get(centre_id, 0),
             followed_to_voicemail=followed_to_voicemail.get(centre_id, 0),
+            alerts_sent=alerts_sent.get(centre_id, 0),
+            alerts_answered=alerts_answered.get(centre_id, 0),
         )
         for centre_id, name in centres
     ]

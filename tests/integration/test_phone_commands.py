@@ -90,12 +90,16 @@ def test_follow_off_and_on_clear_and_confirm_are_audited(cli_runner, enrolled, d
     assert "follow off" in cli_runner("phone", "show", ref).stdout
     assert cli_runner("phone", "follow", ref, "on").exit_code == 0
     assert _phone(db_session, person).follow is True
+    assert cli_runner("phone", "alerts", ref, "off").exit_code == 0
+    assert _phone(db_session, person).alerts is False
+    assert "alerts off" in cli_runner("phone", "show", ref).stdout
     assert cli_runner("phone", "confirm", ref).exit_code == 0
     assert cli_runner("phone", "clear", ref).exit_code == 0
     assert _phone(db_session, person) is None
     assert "no current phone" in cli_runner("phone", "show", ref).stdout
     assert _actions(db_session, person) == [
-        "phone.set", "phone.follow-off", "phone.follow-on", "phone.confirm-requested", "phone.cleared",
+        "phone.set", "phone.follow-off", "phone.follow-on", "phone.alerts-off", "phone.confirm-requested",
+        "phone.cleared",
     ]  # fmt: skip
 
 

@@ -145,6 +145,9 @@ def _fill(session: Session, a: Centre, b: Centre) -> None:
     # Calls to b1's number that rang their current phone first.
     for outcome, seconds in (("completed", 60), ("cut", 60), ("not-taken", 6), ("busy", 0), ("cancelled", 0)):
         call(b1, "2025-03-13T10:00", seconds=seconds, outcome=outcome, flow="follow")
+    # New-message alerts to b1's phone: one not answered, one answered.
+    call(b1, "2025-03-14T10:00", outcome="no-answer", flow="alert")
+    call(b1, "2025-03-14T10:20", seconds=60, outcome="completed", flow="alert")
 
 
 def test_usage_counts_each_figure_per_centre_in_paris_months(two_centres, db_session):
@@ -169,7 +172,7 @@ def test_usage_counts_each_figure_per_centre_in_paris_months(two_centres, db_ses
         messages_received=1,
         messages_heard=0,
         calls_made=0,  # the calls that rang b1's phone are not calls b1 made...
-        minutes_used=2.1,  # ...but their minutes count: (60 + 60 + 6) / 60
+        minutes_used=3.1,  # ...but their minutes count: (60 + 60 + 6 + 60) / 60
         minutes_quota=120,
         people_at_quota=0,
         refused_destinations=1,
@@ -177,6 +180,8 @@ def test_usage_counts_each_figure_per_centre_in_paris_months(two_centres, db_ses
         calls_followed=5,
         followed_answered=2,
         followed_to_voicemail=2,
+        alerts_sent=2,
+        alerts_answered=1,
     )
 
 
@@ -227,7 +232,7 @@ def test_usage_table_lists_every_centre_and_a_total(cli_runner, two_centres):
     assert lines[0].startswith("Usage for 2025-03 (Europe/Paris)")
     assert lines[1].split()[:3] == ["CENTRE", "ACTIVE", "RECEIVED"]
     line_a = next(line for line in lines if line.startswith(two_centres.a))
-    assert line_a.split()[-12:] == ["3", "2", "2", "3", "131.5", "360", "1", "1", "2", "0", "0", "0"]
+    assert line_a.split()[-14:] == ["3", "2", "2", "3", "131.5", "360", "1", "1", "2", "0", "0", "0", "0", "0"]
     assert any(line.startswith(two_centres.b) for line in lines)
     assert lines[-1].startswith("total")
 
