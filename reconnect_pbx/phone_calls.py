@@ -36,6 +36,10 @@ class PhoneCalls:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: place the confirmation calls wanted, count the phone changes."""
+        try:
+            await self.count_changes()  # where counting starts: the changes made from now on
+        except Exception as exc:
+            log.warning("phone calls: phone changes not counted from the start (%s)", exc)
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), self.ctx.settings.follow.poll_seconds)

@@ -24,6 +24,7 @@ from access_helpers import messages, new_caller
 from deposit_helpers import Person, leave_message, media_names
 from harness import AriApp, CarrierCall, place_call
 from observer import PbxObserver
+from test_metrics import scrape, value
 from test_callback_calls import HEARD, PERSON_SPEAKS, FarEnd, calls_from_pbx, hears, is_call_from_pbx
 
 person = access_helpers.person
@@ -276,6 +277,7 @@ async def wait_confirmation_outcome(session_factory: sessionmaker[Session], pers
 async def test_a_new_phone_is_called_and_confirmed_by_1_then_rung(
     running_app, carrier, observer, person, session_factory
 ):
+    before = scrape(running_app)
     since = carrier.mark()
     mobile = set_phone_as_staff(session_factory, person)
     far = await phone_rings(carrier, mobile, since)
@@ -288,6 +290,11 @@ async def test_a_new_phone_is_called_and_confirmed_by_1_then_rung(
     await far.wait_gone(timeout=15)
     record = await wait_follow_ended(session_factory, person, "phone-confirm")
     assert record.outcome == "completed" and record.called_number == mobile
+    # Counted: the change (from the audit log, whoever made it) and the confirmation.
+    after = scrape(running_app)
+    for name, labels in (("reconnect_phone_changes_total", {"action": "set"}),
+                         ("reconnect_phone_confirmations_total", {"outcome": "confirmed"})):
+        assert value(after, name, **labels) >= value(before, name, **labels) + 1, name
     # From now on the phone is rung.
     since = carrier.mark()
     call = await call_person(carrier, person)
