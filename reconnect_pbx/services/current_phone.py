@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+import phonenumbers
 from datetime import datetime
 
 from sqlalchemy import select
@@ -30,7 +32,7 @@ from sqlalchemy.orm import Session
 from reconnect_pbx.config import CallbackSettings
 from reconnect_pbx.models import AuditEvent, Beneficiary, BeneficiaryStatus, CurrentPhone, NumberAssignment, PhoneNumber
 from reconnect_pbx.services import audit
-from reconnect_pbx.services.destination_policy import Category, Decision, decide, masked
+from reconnect_pbx.services.destination_policy import OVERSEAS_REGIONS, Category, Decision, decide, masked
 from reconnect_pbx.services.errors import Conflict, InvalidInput, NotFound
 
 AUDIT_PREFIX = "phone."
@@ -113,6 +115,10 @@ def check_number(number: str, *, rules: CallbackSettings) -> Decision:
         return decision
     # Refused, or allowed for a callback but not a person's phone (0800, abroad when configured).
     category = decision.category
+    if decision.e164 and not french:
+        # Abroad, whatever its kind (a mobile there is refused as abroad, not as a mobile).
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(decision.e164))
+        category = Category.OVERSEAS if region in OVERSEAS_REGIONS else Category.INTERNATIONAL
     reason = _REFUSAL_REASONS.get(category, f"{category.value} numbers are refused")
     raise PhoneRefused(Decision(False, category, decision.e164), f"{masked(decision.e164)}: {reason}")
 
