@@ -121,6 +121,13 @@ async def test_answered_and_1_connects_the_caller_and_the_person_and_stores_noth
     diversion = await far.variable("PJSIP_HEADER(read,Diversion)")
     assert person.number in diversion and "reason=follow-me" in diversion, diversion
     await far.answer()
+    # The person hears who is calling (the caller's number) and for which service, then the key.
+    leg = await observer.call_from("+33" + caller[1:])
+    async with asyncio.timeout(10):
+        while "follow-press-1" not in media_names(leg.media):
+            await asyncio.sleep(0.05)
+    heard = media_names(leg.media)
+    assert heard[0] == "follow-call-from" and heard[-1] == "follow-press-1" and len(heard) > 2
     await press(far, "1")
     await call.wait_answered(timeout=15)
     await far.play()
@@ -233,10 +240,16 @@ async def test_a_withheld_caller_shows_the_personal_number_on_the_phone(
     call = await call_person(carrier, person, withheld=True)
     far = await phone_rings(carrier, mobile, since)
     assert await far.variable("CALLERID(num)") == person.number
-    await far.reject("busy")
-    await call.wait_answered(timeout=15)  # the greeting
+    await far.answer()
+    leg = await observer.call_from(person.number)
+    async with asyncio.timeout(10):
+        while "follow-press-1" not in media_names(leg.media):
+            await asyncio.sleep(0.05)
+    assert media_names(leg.media) == ["follow-caller-withheld", "follow-press-1"]
+    await far.hang_up()  # not taken: the greeting
+    await call.wait_answered(timeout=15)
     await call.hangup()
-    assert (await wait_follow_ended(session_factory, person)).outcome == "busy"
+    assert (await wait_follow_ended(session_factory, person)).outcome == "not-taken"
 
 
 async def test_follow_off_or_an_unconfirmed_phone_is_not_rung(running_app, carrier, observer, enrol, session_factory):
