@@ -204,6 +204,30 @@ class CallbackSettings:
                 raise ConfigError(f"callback.emergency_numbers: {number!r} is not a short number")
 
 
+@dataclass(frozen=True)
+class FollowSettings:
+    """The number follows the person: calls ring their confirmed current phone first.
+
+    The outgoing leg is an outgoing call like a callback: same trunk, limits, quota, daily budget
+    and absolute timeout (``callback.*``)."""
+
+    # How long the current phone rings (the caller hears ringback) before the greeting.
+    ring_seconds: int = 20
+    # Once it answers, how long the person has to press 1 to take the call.
+    accept_seconds: int = 10
+    # How often serve looks for confirmation and alert calls to place.
+    poll_seconds: float = 5.0
+    # New-message alerts (services/alerts.py): an alert waits this long after the first message,
+    # gathering those that follow (three messages in five minutes: one alert).
+    alert_coalesce_seconds: int = 300
+    # No alert call from quiet_start_hour to quiet_end_hour, Europe/Paris (it waits).
+    alert_quiet_start_hour: int = 21
+    alert_quiet_end_hour: int = 8
+    # An alert not answered is tried again this many times, this long apart.
+    alert_retries: int = 2
+    alert_retry_seconds: int = 600
+
+
 MIN_RECORD_RETENTION_DAYS = 31
 
 
@@ -314,6 +338,7 @@ class Settings:
     access: AccessSettings = field(default_factory=AccessSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     callback: CallbackSettings = field(default_factory=CallbackSettings)
+    follow: FollowSettings = field(default_factory=FollowSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     cards: CardSettings = field(default_factory=CardSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
@@ -424,6 +449,14 @@ RANGES: dict[str, tuple[float, float]] = {
     "callback.refusals_before_suspension": (1, 1000),
     "callback.refusal_window_minutes": (1, 1440),
     "callback.hangup_grace_seconds": (1, 60),
+    "follow.ring_seconds": (5, 120),
+    "follow.accept_seconds": (3, 60),
+    "follow.poll_seconds": (0.2, 300),
+    "follow.alert_coalesce_seconds": (0, 3600),
+    "follow.alert_quiet_start_hour": (0, 23),
+    "follow.alert_quiet_end_hour": (0, 23),
+    "follow.alert_retries": (0, 5),
+    "follow.alert_retry_seconds": (1, 86400),
     "retention.message_retention_days": (1, 3650),
     "retention.closed_erase_after_days": (-1, 3650),
     "retention.call_record_retention_days": (31, 3650),

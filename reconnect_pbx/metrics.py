@@ -16,6 +16,10 @@ The series (counters end in ``_total`` once exposed)::
     reconnect_login_braked_total{scope}        counter  logins answered "try again later" by the brake (caller, service)
     reconnect_outbound_refused_total{category} counter  outgoing calls refused by the destination policy
     reconnect_outbound_billed_seconds_total    counter  outgoing call time billed (divide by 60: minutes)
+    reconnect_follow_calls_total{outcome}      counter  calls that rang the current phone first (taken, voicemail...)
+    reconnect_phone_confirmations_total{outcome} counter confirmation calls to a current phone
+    reconnect_alert_calls_total{outcome}       counter  new-message alert calls (answered: 1 pressed)
+    reconnect_phone_changes_total{action}      counter  changes of a current phone (audit log: phone.set...)
     reconnect_ari_reconnections_total          counter  ARI websocket reconnections since start
     reconnect_ari_connected                    gauge    1 while the ARI websocket is up
     process_*                                  the serve process (memory, CPU, open files)
@@ -71,6 +75,31 @@ OUTBOUND_REFUSED = Counter(
     "reconnect_outbound_refused",
     "Outgoing calls refused by the destination policy, by category of destination.",
     ["category"],
+    registry=REGISTRY,
+)
+FOLLOW_CALLS = Counter(
+    "reconnect_follow_calls",
+    "Calls to a personal number that rang the person's current phone first, by how they ended"
+    " (taken, voicemail, caller-hung-up).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+PHONE_CONFIRMATIONS = Counter(
+    "reconnect_phone_confirmations",
+    "Confirmation calls to a person's current phone, by outcome (confirmed, refused, no-answer...).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+ALERT_CALLS = Counter(
+    "reconnect_alert_calls",
+    "New-message alert calls to a person's current phone, by outcome (answered, no-answer, busy...).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+PHONE_CHANGES = Counter(
+    "reconnect_phone_changes",
+    "Changes of a person's current phone (set, cleared, follow on/off...), read from the audit log.",
+    ["action"],
     registry=REGISTRY,
 )
 OUTBOUND_BILLED_SECONDS = Counter(

@@ -376,3 +376,57 @@ class FormSubmission(Base):
     # What the first submission made (the enrolled person), to send the second one there.
     beneficiary_id: Mapped[int | None] = mapped_column(ForeignKey("beneficiaries.id"))
     created_at: Mapped[datetime] = _now()
+
+
+class CurrentPhone(Base):
+    """The phone a person has now (one French mobile or landline), which their number follows.
+
+    Set by staff (``phone set``) or by the person (PIN menu), and rung only once a call to it was
+    answered with 1 ("this phone is yours"): ``confirmed_at``. Changing where calls go is the
+    classic voicemail-fraud step, so every change is audited (``phone.*`` actions)."""
+
+    __tablename__ = "current_phones"
+    __table_args__ = (CheckConstraint("e164 ~ '^\\+33[1-79][0-9]{8}$'", name="french_e164"),)
+
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id"), primary_key=True)
+    e164: Mapped[str] = mapped_column(String(16))
+    # What the destination policy said it is: "mobile", "geographic" or "non-geographic".
+    category: Mapped[str] = mapped_column(String(16))
+    # Calls to the personal number ring this phone first (the person's switch).
+    follow: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    set_at: Mapped[datetime] = _now()
+    set_by: Mapped[str] = mapped_column(String(100))
+    # NULL until a confirmation call to this very number was answered with 1.
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A confirmation call is wanted (serve places it, then clears this).
+    confirmation_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How the last confirmation call ended: confirmed, refused, no-answer, busy, failed, not-allowed.
+    confirmation_outcome: Mapped[str | None] = mapped_column(String(32))
+    # A call to this phone when a message arrives (services/alerts.py).
+    alerts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+
+
+class PendingAlert(Base):
+    """A new-message alert call to a person's current phone (issue 13), kept in PostgreSQL so that
+    it survives a restart of ``serve``. At most one open (pending or calling) alert per person:
+    the messages that arrive meanwhile are coalesced into it (``messages``)."""
+
+    __tablename__ = "pending_alerts"
+    __table_args__ = (
+        Index(
+            "uq_pending_alerts_open_beneficiary",
+            "beneficiary_id",
+            unique=True,
+            postgresql_where=text("state IN ('pending', 'calling')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id"), index=True)
+    created_at: Mapped[datetime] = _now()
+    # Not placed before (the coalescing window, quiet hours, the retry delay).
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # pending, calling, answered (1 pressed), failed (retries used up), dropped (no phone any more).
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    messages: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

@@ -439,6 +439,66 @@ _SENTENCES: dict[str, Prompt] = {
     "call-failed": Prompt("L'appel n'a pas pu aboutir.", "The call could not be connected."),
     "call-ended": Prompt("L'appel est terminé.", "The call has ended."),
     "call-time-up": Prompt("Votre temps d'appel est écoulé.", "Your call time is up."),
+    # Follow: a call to the personal number rings the person's current phone first.
+    "follow-call-from": Prompt(
+        "Appel pour votre numéro personnel, de la part du",
+        "A call for your personal number, from",
+    ),
+    "follow-caller-withheld": Prompt(
+        "Appel pour votre numéro personnel, d'un numéro masqué.",
+        "A call for your personal number, from a withheld number.",
+    ),
+    "follow-press-1": Prompt("Tapez 1 pour prendre l'appel.", "Press 1 to take the call."),
+    "phone-confirm": Prompt(
+        "Ici votre service de numéro personnel. Tapez 1 pour confirmer que ce téléphone est le vôtre.",
+        "This is your personal number service. Press 1 to confirm that this phone is yours.",
+    ),
+    "alert-new-message": Prompt(
+        "Vous avez un nouveau message sur votre numéro personnel. Tapez 1 pour l'écouter.",
+        "You have a new message on your personal number. Press 1 to listen to it.",
+    ),
+    # The phone menu (main menu, key 6: flows/phone_menu.py).
+    "help-phone": Prompt(
+        "Pour le téléphone que vous avez en ce moment, tapez 6 : "
+        "les appels vers votre numéro personnel y sonneront d'abord.",
+        "For the phone you have now, press 6: calls to your personal number "
+        "will ring it first.",
+    ),
+    "phone-none": Prompt("Vous n'avez pas de téléphone enregistré.", "You have no phone on record."),
+    "phone-is": Prompt("Votre téléphone actuel est le", "Your current phone is"),
+    "phone-not-confirmed": Prompt(
+        "Il n'est pas encore confirmé : il ne sonne pas.", "It is not confirmed yet, so it does not ring."
+    ),
+    "follow-is-on": Prompt(
+        "Les appels vers votre numéro personnel y sonnent d'abord.",
+        "Calls to your personal number ring it first.",
+    ),
+    "follow-is-off": Prompt(
+        "Les appels vers votre numéro personnel vont directement à votre messagerie.",
+        "Calls to your personal number go straight to your voicemail.",
+    ),
+    "phone-menu": Prompt(
+        "Pour enregistrer un nouveau téléphone, tapez 1. Pour que les appels y sonnent ou non, "
+        "tapez 2. Pour l'effacer, tapez 3. Pour revenir au menu principal, tapez 0.",
+        "To record a new phone, press 1. To have calls ring it or not, press 2. To remove it, press 3. "
+        "To go back to the main menu, press 0.",
+    ),
+    "enter-phone-number": Prompt(
+        "Veuillez composer le numéro de votre téléphone, un portable ou un fixe en France.",
+        "Please enter the number of your phone, a mobile or a landline in France.",
+    ),
+    "phone-will-be-called": Prompt(
+        "Nous allons appeler ce téléphone : décrochez et tapez 1 pour confirmer qu'il est le vôtre.",
+        "We will call this phone: answer and press 1 to confirm that it is yours.",
+    ),
+    "phone-removed": Prompt(
+        "Votre téléphone est effacé : les appels vont à votre messagerie.",
+        "Your phone is removed: calls go to your voicemail.",
+    ),
+    "phone-confirmed": Prompt(
+        "Merci. Ce téléphone est confirmé : les appels vers votre numéro personnel y sonneront.",
+        "Thank you. This phone is confirmed: calls to your personal number will ring it.",
+    ),
     # Units for durations and times. English times use the 12-hour clock, as Asterisk says them:
     # "two oh five p m", "two o'clock p m"; French says "quatorze heures cinq".
     "hour": Prompt("heure", "hour"),

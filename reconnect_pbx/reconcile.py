@@ -407,6 +407,7 @@ class Recovery:
                 min_duration_ms=int(voicemail_settings.min_message_seconds * 1000),
                 capacity=voicemail_settings.mailbox_capacity,
                 source_channel_id=channel_id,
+                alert_rules=self.ctx.settings.follow,
             )
         except InvalidAudio as exc:
             self._reported_invalid.add(message.name)

@@ -16,6 +16,7 @@ from .flows.context import FlowContext
 from .media import PlaybackFiles
 from .reconcile import Recovery
 from .metrics import MetricsServer
+from .phone_calls import PhoneCalls
 from .services import credentials, schema
 from .stasis import StasisApplication
 from .storage import PostgresAudioStore
@@ -86,6 +87,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     await metrics.start()
     websocket = asyncio.create_task(client.run(), name="ari-websocket")
     sweeper = asyncio.create_task(recovery.run(stop), name="spool-sweep")
+    phone_calls = asyncio.create_task(PhoneCalls(application).run(stop), name="phone-calls")
     log.info("serving ARI application %s on %s", settings.ari.app, settings.ari.url)
     try:
         await stop.wait()
@@ -95,7 +97,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         await client.close()
         websocket.cancel()
         sweeper.cancel()
-        await asyncio.gather(websocket, sweeper, return_exceptions=True)
+        phone_calls.cancel()
+        await asyncio.gather(websocket, sweeper, phone_calls, return_exceptions=True)
         media.clear()
         await metrics.stop()
         ctx.executor.shutdown(wait=False)

@@ -12,7 +12,7 @@ import click
 
 from reconnect_pbx import __version__
 from reconnect_pbx.cli import (
-    calls, cards, centres, db, demo, doctor, messages, numbers, people, pin, privacy, report, sandbox, serve,
+    calls, cards, centres, db, demo, doctor, messages, numbers, people, phone, pin, privacy, report, sandbox, serve,
 )
 from reconnect_pbx.cli import prompts, staff, web
 from reconnect_pbx.cli.context import App, RootGroup
@@ -86,6 +86,7 @@ COMMANDS = [
     people.suspend,
     people.resume,
     people.close,
+    phone.phone_group,
     pin.pin,
     calls.calls,
     messages.messages,

@@ -19,6 +19,11 @@ _HEADERS = {
     "people_at_quota": "AT QUOTA",
     "refused_destinations": "REFUSED",
     "lockouts": "LOCKOUTS",
+    "calls_followed": "FOLLOWED",
+    "followed_answered": "ON PHONE",
+    "followed_to_voicemail": "TO VOICEMAIL",
+    "alerts_sent": "ALERTS",
+    "alerts_answered": "ALERTS ANSWERED",
 }
 
 
@@ -35,12 +40,15 @@ def report() -> None:
 @pass_app
 def usage(app: App, month: str, centre_ref: str | None, as_json: bool, as_csv: bool) -> None:
     """Usage of one month per centre: people active, messages received and heard, calls made,
-    minutes used against the quota (callback.monthly_minutes a person), refused destinations and
-    PIN lockouts.
+    minutes used against the quota (callback.monthly_minutes a person), refused destinations, PIN
+    lockouts, and calls that rang a person's current phone first (FOLLOWED), taken there (ON
+    PHONE) or gone on to the voicemail (TO VOICEMAIL), new-message alert calls (ALERTS) and those
+    answered with 1 (ALERTS ANSWERED).
 
     A person counts as active when enrolled at some point of the month (enrolled before its end,
     not closed before its start). Calls refused by the destination policy are counted under
-    REFUSED, not CALLS.
+    REFUSED, not CALLS; CALLS counts the calls people placed, MINUTES every outgoing minute
+    (calls to current phones included).
     """
     if as_json and as_csv:
         raise click.UsageError("--json and --csv cannot be used together")

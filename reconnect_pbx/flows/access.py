@@ -45,7 +45,7 @@ at once (``Listening.start_straight``), and the main menu:
     * the help, then the menu again     5 French/English, said in the other language
                                           ("For English, press 5")
     in the help: 3 greetings (flows/greetings.py), 4 change PIN, # goodbye once confirmed by a
-    second #; then the key map (0 is the menu again)
+    second #; 6 the current phone (flows/phone_menu.py); then the key map (0 is the menu again)
 
 Ten seconds of silence (``voicemail.input_timeout_seconds``) repeat a menu, twice, then
 ``no-input-goodbye`` (the call ends, the messages are kept) and goodbye;
@@ -72,6 +72,7 @@ from .greetings import GreetingsMenu, record_greeting
 from .listening import Listening
 from .mailbox_call import MailboxCall, Step
 from .menus import BACK_KEY, CANCELLED, CONFIRM_KEY, KEY_MAP_PROMPT, MAIN_MENU_KEY, collect_digits
+from .phone_menu import PhoneMenu
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +342,7 @@ class AccessCall(MailboxCall):
     def _menu(self, before: list[str]) -> Step:
         async def menu() -> Step:
             menu = [self.ctx.prompt(name, language) for name, language in main_menu_prompts(self.language)]
-            key = await self.menu_choice(menu, "12345" + MAIN_MENU_KEY + BACK_KEY + CONFIRM_KEY, intro=before)
+            key = await self.menu_choice(menu, "123456" + MAIN_MENU_KEY + BACK_KEY + CONFIRM_KEY, intro=before)
             if key is None:
                 return self.silence_goodbye()
             if key == CONFIRM_KEY:
@@ -358,6 +359,8 @@ class AccessCall(MailboxCall):
                 return self.change_language
             if key == MAIN_MENU_KEY:
                 return self.menu
+            if key == "6":  # the current phone (issue 13), said in the help
+                return PhoneMenu(self).menu
             await self.say(*main_help_prompts(), interrupt=DTMF_KEYS)
             return self.menu
 
@@ -470,7 +473,7 @@ def main_menu_prompts(language: str) -> list[tuple[str, str]]:
 
 def main_help_prompts() -> list[str]:
     """``*`` in the main menu: the choices the menu leaves out, then the key map."""
-    return ["main-help", KEY_MAP_PROMPT]
+    return ["main-help", "help-phone", KEY_MAP_PROMPT]
 
 
 def weak_pin_prompts(reason_code: str, length: int) -> list[str]:

@@ -145,7 +145,7 @@ class OutboundCall:
     grant: outbound.CallGrant | None = None
     far_id: str = field(default_factory=lambda: f"{ID_PREFIX}{uuid.uuid4().hex}")
     bridge_id: str | None = None
-    watch: _Watch | None = None
+    watch: LegWatch | None = None
     outcome: str = outbound.FAILED
     ended_at: datetime | None = None
     # The person's own absolute timeout before the call (seconds left, 0: none), to give it back.
@@ -264,7 +264,7 @@ class OutboundCall:
         await self.say("calling")
         await self._remember_person_timeout()
         await self._set_timeout(self.channel.id, ring + allowed + 2 * grace)
-        self.watch = _Watch(self.client, self.channel.id, self.far_id)
+        self.watch = LegWatch(self.client, self.channel.id, self.far_id)
         if self.channel.hung_up:  # before the watch was listening
             raise CallerHungUp(self.channel.id)
         await self._op(self.client.ring(self.channel.id))
@@ -533,8 +533,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class _Watch:
-    """What Asterisk says about the two legs of one outgoing call.
+class LegWatch:
+    """What Asterisk says about the two legs of one outgoing call (also used by flows/follow.py).
 
     Events are filtered by channel id: a subscription on an id also receives events about other
     channels that mention it (the peer of a Dial event)."""

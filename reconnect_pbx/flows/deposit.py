@@ -1,6 +1,7 @@
 """Deposit: someone dials a person's personal number and leaves a message.
 
-States: look up the number → (intercept | mailbox full | greeting) → record → store → goodbye.
+States: look up the number → (intercept | the person's current phone first (flows/follow.py) →
+mailbox full | greeting) → record → store → goodbye.
 Each state does its work and returns the next one; ``None`` ends the call. A message that was
 recorded is never thrown away because of an error after recording: if it cannot be stored, the
 file stays in Asterisk's spool for the recovery sweep.
@@ -19,12 +20,12 @@ from typing import Optional
 from .. import metrics, prompts
 from ..ari import AriError, AriHttpError, NotFound
 from ..db import DatabaseUnavailable
-from ..models import Language
+from ..models import BeneficiaryStatus, Language
 from ..phone import caller_e164
 from ..services import voicemail
 from ..services.recovery import CUT_MINIMUM_MS, repair_wav
 from ..storage import InvalidAudio, wav_duration_ms
-from . import access
+from . import access, follow
 from .channel import CallChannel, CallerHungUp
 from .context import FlowContext
 
@@ -110,6 +111,17 @@ class DepositCall:
             self.target.mailbox_id,
             "withheld" if self.caller is None else "presented",
         )
+        if self.target.status == BeneficiaryStatus.ACTIVE:
+            return self.follow
+        return self.after_follow()
+
+    async def follow(self) -> Step:
+        """Ring the person's current phone first (flows/follow.py); the greeting if not taken."""
+        if await follow.ring_first(self.ctx, self.channel, self.target, self.caller):
+            return None
+        return self.after_follow()
+
+    def after_follow(self) -> Step:
         if self.target.message_count >= self.ctx.settings.voicemail.mailbox_capacity:
             return self.mailbox_full
         return self.greet
@@ -258,7 +270,9 @@ class DepositCall:
             source_channel_id=self.channel.id,
         )
         try:
-            message_id = await self.ctx.db(voicemail.store_message, self.ctx.store, message, audio)
+            message_id = await self.ctx.db(
+                voicemail.store_message, self.ctx.store, message, audio, alert_rules=self.ctx.settings.follow
+            )
         except DatabaseUnavailable as exc:
             # Never lose it: the file stays in Asterisk's spool for the recovery sweep.
             log.error("channel %s: could not store the message; left in the spool (%s)", self.channel.id, exc)

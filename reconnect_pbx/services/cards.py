@@ -84,6 +84,7 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "leaflet.pin.secret": (
             "Gardez votre code pour vous : ne le donnez à personne et ne l’écrivez pas sur cette feuille."
         ),
+        "leaflet.keys.phone": "Touche 6 : votre téléphone du moment sonne d’abord et vous prévient des messages.",
         "leaflet.keys.title": "Les touches",
         "leaflet.keys.start": (
             "Après votre code, vos nouveaux messages sont lus tout de suite, puis vient le menu principal. "
@@ -137,6 +138,7 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "leaflet.pin.secret": (
             "Keep your code to yourself: never give it to anyone and never write it on this sheet."
         ),
+        "leaflet.keys.phone": "Key 6: the phone you have now rings first and tells you of new messages.",
         "leaflet.keys.title": "The keys",
         "leaflet.keys.start": (
             "After your code, your new messages are played at once, then comes the main menu. "
@@ -401,7 +403,10 @@ def render_leaflet(details: PrintedDetails) -> bytes:
                 para(details.text("leaflet.keys.title"), "heading"),
                 *(
                     para(details.text(key), "keys")
-                    for key in ("leaflet.keys.start", "leaflet.keys.always", "leaflet.keys.message", "leaflet.keys.menu")
+                    for key in (
+                        "leaflet.keys.start", "leaflet.keys.always", "leaflet.keys.message", "leaflet.keys.menu",
+                        "leaflet.keys.phone",
+                    )
                 ),
             ]
         ),

@@ -66,7 +66,10 @@ NO_ANSWER = "no-answer"
 FAILED = "failed"
 CANCELLED = "cancelled"
 INTERRUPTED = "interrupted"
-FINAL_OUTCOMES = frozenset({COMPLETED, CUT, BUSY, NO_ANSWER, FAILED, CANCELLED, INTERRUPTED})
+# Follow and confirmation calls: answered, but the person did not press 1 (the mobile's
+# voicemail took it, or someone else answered).
+NOT_TAKEN = "not-taken"
+FINAL_OUTCOMES = frozenset({COMPLETED, CUT, BUSY, NO_ANSWER, FAILED, CANCELLED, INTERRUPTED, NOT_TAKEN})
 
 SUSPENDED_ACTION = "outbound.suspended"
 RESUMED_ACTION = "outbound.resumed"
@@ -222,9 +225,11 @@ def begin_call(
     channel_id: str,
     rules: CallbackSettings,
     now: datetime,
+    flow: str = FLOW,
 ) -> CallGrant:
     """Check every limit and record the call as in progress, atomically. ``channel_id`` is the id
-    the outbound channel will get. Raises ``CallNotAllowed``."""
+    the outbound channel will get; ``flow``: ``callback``, or ``follow`` and ``phone-confirm``
+    (flows/follow.py), which obey the same limits. Raises ``CallNotAllowed``."""
     if not decision.allowed:
         raise ValueError("begin_call needs an allowed destination")
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOUND_LOCK})
@@ -247,7 +252,7 @@ def begin_call(
     allowed = min(rules.max_call_seconds, month_left, day_left)
     record = CallRecord(
         direction=CallDirection.OUTBOUND,
-        flow=FLOW,
+        flow=flow,
         channel_id=channel_id,
         caller_number=own_number,
         called_number=decision.e164,

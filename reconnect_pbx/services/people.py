@@ -15,6 +15,7 @@ from reconnect_pbx.models import (
     BeneficiaryStatus,
     Centre,
     Credential,
+    CurrentPhone,
     Language,
     Mailbox,
     Message,
@@ -274,6 +275,10 @@ def close(session: Session, person: Beneficiary, *, actor: str, quarantine_days:
         numbers.quarantine(number, until)
         e164 = number.e164
     audit.record(session, actor, "beneficiary.close", person.id, number=e164, quarantine_until=until)
+    # Calls no longer follow a closed person anywhere: their current phone is forgotten.
+    current = session.get(CurrentPhone, person.id, with_for_update=True)
+    if current is not None:
+        session.delete(current)
     return Closure(person.id, e164, until)
 
 

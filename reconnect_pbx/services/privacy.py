@@ -50,6 +50,7 @@ from reconnect_pbx.models import (
     BeneficiaryStatus,
     CallRecord,
     Credential,
+    CurrentPhone,
     Greeting,
     Mailbox,
     Message,
@@ -334,6 +335,7 @@ def export_person(
     person_id = beneficiary.id
     mailbox = session.scalar(select(Mailbox).where(Mailbox.beneficiary_id == person_id))
     credential = session.get(Credential, person_id)
+    current_phone = session.get(CurrentPhone, person_id)
     assignments = session.execute(
         select(NumberAssignment, PhoneNumber.e164)
         .join(PhoneNumber, PhoneNumber.id == NumberAssignment.phone_number_id)
@@ -386,6 +388,17 @@ def export_person(
         "mailbox": None
         if mailbox is None
         else {"id": mailbox.id, "onboarded": mailbox.onboarded, "created_at": _iso(mailbox.created_at)},
+        # The phone their number follows (issue 13).
+        "current_phone": None
+        if current_phone is None
+        else {
+            "number": current_phone.e164,
+            "category": current_phone.category,
+            "follow": current_phone.follow,
+            "set_at": _iso(current_phone.set_at),
+            "set_by": current_phone.set_by,
+            "confirmed_at": _iso(current_phone.confirmed_at),
+        },
         "numbers": [
             {
                 "number": e164,

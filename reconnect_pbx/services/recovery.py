@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..config import FollowSettings
 from ..models import CallDirection, CallRecord
 from ..phone import caller_e164
 from ..storage import AudioStore, wav_duration_ms
@@ -157,6 +158,7 @@ def ingest(
     min_duration_ms: int,
     capacity: int,
     source_channel_id: str | None = None,
+    alert_rules: FollowSettings | None = None,
 ) -> tuple[Outcome, int | None]:
     """Store one recovered message in the mailbox of whoever held the number at the time.
 
@@ -185,6 +187,7 @@ def ingest(
             source_channel_id=source_channel_id or message.channel_id,
         ),
         audio,
+        alert_rules=alert_rules,
     )
     if message_id is None:
         return Outcome.ALREADY_STORED, None

@@ -32,6 +32,13 @@ REPORT_TIMEZONE = ZoneInfo("Europe/Paris")
 LOCKOUT_ACTIONS = ("pin.locked", "pin.suspended")
 # The call_records outcome written when the destination policy refuses a number.
 REFUSED_OUTCOME = "refused"
+# Outbound call records: calls a person placed, and the legs to their current phone (follow).
+CALLBACK_FLOW = "callback"
+FOLLOW_FLOW = "follow"
+ALERT_FLOW = "alert"
+# How a follow leg ended (services/outbound.py): taken by the person, or back to the voicemail.
+FOLLOW_TAKEN_OUTCOMES = ("completed", "cut")
+FOLLOW_VOICEMAIL_OUTCOMES = ("busy", "no-answer", "failed", "not-taken")
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -81,6 +88,15 @@ class CentreUsage:
     people_at_quota: int = 0
     refused_destinations: int = 0
     lockouts: int = 0
+    # Follow (flows/follow.py): calls to a personal number that rang the person's current phone,
+    # those the person took there (pressed 1), and those that went on to the voicemail (busy, no
+    # answer, unreachable, answered without the 1). The rest: the caller hung up while it rang.
+    calls_followed: int = 0
+    followed_answered: int = 0
+    followed_to_voicemail: int = 0
+    # New-message alert calls placed (each attempt), and those answered with 1.
+    alerts_sent: int = 0
+    alerts_answered: int = 0
 
     @classmethod
     def columns(cls) -> list[str]:
@@ -161,8 +177,20 @@ def usage_report(session: Session, month: Month, monthly_minutes: int, centre: C
         select(Beneficiary.centre_id, func.count())
         .select_from(CallRecord)
         .join(Beneficiary, Beneficiary.id == CallRecord.beneficiary_id)
-        .where(outbound, or_(CallRecord.outcome.is_(None), ~refused))
+        .where(outbound, CallRecord.flow == CALLBACK_FLOW, or_(CallRecord.outcome.is_(None), ~refused))
     )
+    followed = select(Beneficiary.centre_id, func.count()).select_from(CallRecord).join(
+        Beneficiary, Beneficiary.id == CallRecord.beneficiary_id
+    ).where(outbound, CallRecord.flow == FOLLOW_FLOW)
+    calls_followed = per_centre(followed)
+    followed_answered = per_centre(followed.where(CallRecord.outcome.in_(FOLLOW_TAKEN_OUTCOMES)))
+    followed_to_voicemail = per_centre(followed.where(CallRecord.outcome.in_(FOLLOW_VOICEMAIL_OUTCOMES)))
+    alert_calls = select(Beneficiary.centre_id, func.count()).select_from(CallRecord).join(
+        Beneficiary, Beneficiary.id == CallRecord.beneficiary_id
+    ).where(outbound, CallRecord.flow == ALERT_FLOW)
+    alerts_sent = per_centre(alert_calls)
+    # An alert is answered when the person pressed 1 (outcome completed, or cut during the listening).
+    alerts_answered = per_centre(alert_calls.where(CallRecord.outcome.in_(FOLLOW_TAKEN_OUTCOMES)))
     refusals = per_centre(
         select(Beneficiary.centre_id, func.count())
         .select_from(CallRecord)
@@ -205,6 +233,11 @@ def usage_report(session: Session, month: Month, monthly_minutes: int, centre: C
             people_at_quota=at_quota.get(centre_id, 0),
             refused_destinations=refusals.get(centre_id, 0),
             lockouts=lockouts.get(centre_id, 0),
+            calls_followed=calls_followed.get(centre_id, 0),
+            followed_answered=followed_answered.get(centre_id, 0),
+            followed_to_voicemail=followed_to_voicemail.get(centre_id, 0),
+            alerts_sent=alerts_sent.get(centre_id, 0),
+            alerts_answered=alerts_answered.get(centre_id, 0),
         )
         for centre_id, name in centres
     ]

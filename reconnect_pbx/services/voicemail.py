@@ -6,7 +6,7 @@ No transport here: the call flows call these (in a worker thread) with a session
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
@@ -23,7 +23,9 @@ from ..models import (
     NumberAssignment,
     PhoneNumber,
 )
+from ..config import FollowSettings
 from ..storage import AudioStore
+from . import alerts
 
 
 @dataclass(frozen=True)
@@ -129,8 +131,11 @@ _INSERT_MESSAGE = text(
 ).bindparams(bindparam("state", type_=Message.__table__.c.state.type))
 
 
-def store_message(session: Session, store: AudioStore, message: NewMessage, audio: bytes) -> int | None:
-    """Store a message and its audio. Returns its id, or None if it was already stored."""
+def store_message(
+    session: Session, store: AudioStore, message: NewMessage, audio: bytes, *, alert_rules: FollowSettings | None = None
+) -> int | None:
+    """Store a message and its audio. Returns its id, or None if it was already stored. With
+    ``alert_rules``, the person's new-message alert is opened or coalesced (services/alerts.py)."""
     audio_id = store.put(session, audio)
     inserted = session.execute(
         _INSERT_MESSAGE,
@@ -149,4 +154,6 @@ def store_message(session: Session, store: AudioStore, message: NewMessage, audi
         # Stored before (a retry after a crash; rare): that one stays. Not asked first, since
         # every call would pay for the question.
         store.delete(session, audio_id)
+    elif alert_rules is not None:
+        alerts.message_stored(session, message.mailbox_id, rules=alert_rules, now=datetime.now(timezone.utc))
     return inserted

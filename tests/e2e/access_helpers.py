@@ -39,7 +39,7 @@ TYPED: set[str] = set()
 # The main menu: its choices, then "For English, press 5" (said in the other language).
 MAIN_MENU = ["main-menu", "language-offer"]
 # "*" in the main menu: the choices it leaves out and the key map, then the menu again.
-MAIN_HELP = ["main-help", "help", *MAIN_MENU]
+MAIN_HELP = ["main-help", "help-phone", "help", *MAIN_MENU]
 # The menu after a message that is not the last one, and after the last one.
 MESSAGE_MENU = ["message-menu", "message-menu-next"]
 LAST_MESSAGE_MENU = ["message-menu", "message-menu-last"]

@@ -38,6 +38,20 @@ CALLBACK_TEST_LIMITS = {
     "RECONNECT_CALLBACK_REFUSALS_BEFORE_SUSPENSION": "4",
 }
 
+# Follow: the current phone rings 5 s, then 3 s to press 1; confirmation requests are looked for
+# twice a second (test_follow_*.py).
+FOLLOW_TEST_SETTINGS = {
+    "RECONNECT_FOLLOW_RING_SECONDS": "5",
+    "RECONNECT_FOLLOW_ACCEPT_SECONDS": "3",
+    "RECONNECT_FOLLOW_POLL_SECONDS": "0.5",
+    # Alerts: 1 s to gather messages, no quiet hours (tests run at any hour), one retry 1 s later.
+    "RECONNECT_FOLLOW_ALERT_COALESCE_SECONDS": "1",
+    "RECONNECT_FOLLOW_ALERT_QUIET_START_HOUR": "0",
+    "RECONNECT_FOLLOW_ALERT_QUIET_END_HOUR": "0",
+    "RECONNECT_FOLLOW_ALERT_RETRIES": "1",
+    "RECONNECT_FOLLOW_ALERT_RETRY_SECONDS": "1",
+}
+
 
 # What serve logs once its ARI websocket is up (reconnect_pbx/ari/client.py).
 CONNECTED_LINE = "ARI websocket connected to"
@@ -115,6 +129,7 @@ class AppProcess:
             "RECONNECT_ACCESS_ACCESS_NUMBER": ACCESS_NUMBER,
             # Outgoing calls: limits short enough for tests to reach them (test_callback_*.py).
             **CALLBACK_TEST_LIMITS,
+            **FOLLOW_TEST_SETTINGS,
         }
         self.process: subprocess.Popen[bytes] | None = None
         self._connections_before_start = 0

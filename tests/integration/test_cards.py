@@ -172,6 +172,7 @@ def test_leaflet_explains_listening_calling_back_calling_out_and_the_pin_but_nev
     assert "Dans le menu principal, tapez 2, puis le numéro, puis #." in text
     assert "jusqu’à 120 minutes par mois" in text
     assert "Dans le menu principal, tapez 4" in text
+    assert "Touche 6 : votre téléphone du moment sonne d’abord" in " ".join(text.split())
     assert person.centre in text
     assert person.pin not in text.replace(" ", "")
     assert pdf_info(out)["Pages"] == "1"

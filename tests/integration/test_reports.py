@@ -97,11 +97,11 @@ def _fill(session: Session, a: Centre, b: Centre) -> None:
         )
 
     def call(someone: Beneficiary, started: str, seconds: int = 0, outcome: str | None = "answered",
-             direction: CallDirection = CallDirection.OUTBOUND) -> None:
+             direction: CallDirection = CallDirection.OUTBOUND, flow: str = "callback") -> None:
         session.add(
             CallRecord(
                 direction=direction,
-                flow="callback",
+                flow=flow,
                 beneficiary_id=someone.id,
                 called_number="+33142685300",
                 started_at=utc(started),
@@ -142,6 +142,12 @@ def _fill(session: Session, a: Centre, b: Centre) -> None:
     message(b1_box, "2025-03-10T12:00")
     call(b1, "2025-03-11T12:00", outcome="refused")
     event(b1, "pin.locked", "2025-03-12T10:00")
+    # Calls to b1's number that rang their current phone first.
+    for outcome, seconds in (("completed", 60), ("cut", 60), ("not-taken", 6), ("busy", 0), ("cancelled", 0)):
+        call(b1, "2025-03-13T10:00", seconds=seconds, outcome=outcome, flow="follow")
+    # New-message alerts to b1's phone: one not answered, one answered.
+    call(b1, "2025-03-14T10:00", outcome="no-answer", flow="alert")
+    call(b1, "2025-03-14T10:20", seconds=60, outcome="completed", flow="alert")
 
 
 def test_usage_counts_each_figure_per_centre_in_paris_months(two_centres, db_session):
@@ -165,12 +171,17 @@ def test_usage_counts_each_figure_per_centre_in_paris_months(two_centres, db_ses
         people_active=1,
         messages_received=1,
         messages_heard=0,
-        calls_made=0,
-        minutes_used=0.0,
+        calls_made=0,  # the calls that rang b1's phone are not calls b1 made...
+        minutes_used=3.1,  # ...but their minutes count: (60 + 60 + 6 + 60) / 60
         minutes_quota=120,
         people_at_quota=0,
         refused_destinations=1,
         lockouts=1,
+        calls_followed=5,
+        followed_answered=2,
+        followed_to_voicemail=2,
+        alerts_sent=2,
+        alerts_answered=1,
     )
 
 
@@ -221,7 +232,7 @@ def test_usage_table_lists_every_centre_and_a_total(cli_runner, two_centres):
     assert lines[0].startswith("Usage for 2025-03 (Europe/Paris)")
     assert lines[1].split()[:3] == ["CENTRE", "ACTIVE", "RECEIVED"]
     line_a = next(line for line in lines if line.startswith(two_centres.a))
-    assert line_a.split()[-9:] == ["3", "2", "2", "3", "131.5", "360", "1", "1", "2"]
+    assert line_a.split()[-14:] == ["3", "2", "2", "3", "131.5", "360", "1", "1", "2", "0", "0", "0", "0", "0"]
     assert any(line.startswith(two_centres.b) for line in lines)
     assert lines[-1].startswith("total")
 
