@@ -89,7 +89,7 @@ async def test_the_pin_prompt_is_heard_whole_after_a_ten_digit_number_followed_b
     await call.press(person.pin + "#")
     await call.until(MAIN_MENU[-1], timeout=30)
     await call.press("*")
-    assert await call.until("help", timeout=30) == ["main-help", "help"]
+    assert await call.until("help", timeout=30) == ["main-help", "help-phone", "help"]
     assert "confirm-quit" not in call.names
     await call.hang_up()
 
