@@ -13,7 +13,7 @@ from reconnect_pbx import __version__
 from reconnect_pbx.cli import (
     calls, cards, centres, db, demo, doctor, messages, numbers, people, pin, privacy, report, sandbox, serve,
 )
-from reconnect_pbx.cli import staff, web
+from reconnect_pbx.cli import selftest, staff, web
 from reconnect_pbx.cli.context import App, RootGroup
 
 OPERATOR_MAX_LENGTH = 100
@@ -74,6 +74,7 @@ COMMANDS = [
     sandbox.sandbox,
     demo.demo,
     doctor.doctor,
+    selftest.selftest,
     staff.staff_group,
     web.web,
 ]
