@@ -352,6 +352,11 @@ class Installer:
         self.ensure_dir(BACKUP_DIR, 0o700, "root", "root")
         self.ensure_dir(STATE_DIR, 0o755, "root", "root")
         root, owner, group = self.ast_root, self.asterisk_owner(), self.asterisk_group()
+        if root.exists() and not self.host_asterisk():
+            # debootstrap's temporary folder was 0700: the chroot's asterisk user could not enter "/".
+            self.ensure_dir(root, 0o755, "root", "root")
+            for folder in ("var/lib/asterisk", "var/log/asterisk", "run/asterisk"):
+                self.ensure_dir(root / folder, 0o755, owner, group)
         if root.exists():
             self.ensure_dir(root / "var/spool/asterisk/recording", 0o750, owner, group)
             # Stored audio is played from files written here only while they play (media.py).
@@ -443,14 +448,16 @@ trunk_registration = "{'trunk' if site.trunk_registration else ''}"
 
     def database(self) -> None:
         port = str(self.site.database_port)
+        # pg_lsclusters: version, name, port, status, ...; the first cluster is Debian's "main".
         clusters = self.run("pg_lsclusters", "--no-header").split() if shutil.which("pg_lsclusters") else []
-        if len(clusters) >= 3 and clusters[2] != port:
-            version, name = clusters[0], clusters[1]
-            if self.change(f"PostgreSQL cluster {version}/{name}: port {port}"):
+        if len(clusters) >= 4:
+            version, name, current_port, status = clusters[:4]
+            if current_port != port and self.change(f"PostgreSQL cluster {version}/{name}: port {port}"):
                 self.run("pg_conftool", version, name, "set", "port", port)
-                self.run("pg_ctlcluster", version, name, "restart")
-        if len(clusters) >= 4 and clusters[3] != "online" and not self.check:
-            self.run("pg_ctlcluster", clusters[0], clusters[1], "start")
+                if status == "online":
+                    self.run("pg_ctlcluster", version, name, "restart")
+            if status != "online" and self.change(f"start the PostgreSQL cluster {version}/{name}"):
+                self.run("pg_ctlcluster", version, name, "start")
         if self.check and not clusters:
             self.change(f"create the PostgreSQL role and database {DATABASE}")
             return

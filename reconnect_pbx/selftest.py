@@ -60,7 +60,7 @@ async def run(settings: Settings, sessions: sessionmaker[Session], report: Repor
     report(Step("mailbox", f"test mailbox {number} ready" + (f" ({leftover} old test message(s) erased)" if leftover else "")))
 
     ari = settings.ari
-    client = AriClient(ari.url, ari.username, ari.password, SELFTEST_APP, subscribe_all=True)
+    client = AriClient(ari.url, ari.username, ari.password, SELFTEST_APP)
     runner = asyncio.create_task(client.run())
     ours, theirs = f"selftest-{uuid.uuid4().hex}", f"selftest-{uuid.uuid4().hex}"
     recording_started = asyncio.Event()
@@ -86,6 +86,8 @@ async def run(settings: Settings, sessions: sessionmaker[Session], report: Repor
                 f"Local/{number}@{TRUNK_CONTEXT}", channel_id=ours, other_channel_id=theirs, caller_id=CALLER,
                 app_args=["selftest"], formats=CALL_FORMATS,
             )
+            # The application's half: its recording's events come to us through this subscription.
+            await client.request("POST", f"/applications/{SELFTEST_APP}/subscription", params={"eventSource": f"channel:{theirs}"})
             await answered.wait(timeout)
         except (AriError, EventTimeout) as exc:
             raise SelftestFailed(f"call: Local/{number}@{TRUNK_CONTEXT} was not answered ({exc}); is `serve` running?") from None
