@@ -85,6 +85,7 @@ class Site:
     ari_address: str
     ari_port: int
     database_port: int
+    metrics_port: int
 
 
 def _get(values: dict, section: str, key: str, kind: type, default: object = None) -> object:
@@ -164,6 +165,7 @@ def parse_site(text: str) -> Site:
         ari_address=_address("advanced.ari_address", _get(values, "advanced", "ari_address", str, "127.0.0.1")),
         ari_port=_port("advanced.ari_port", _get(values, "advanced", "ari_port", int, 8088)),
         database_port=_port("advanced.database_port", _get(values, "advanced", "database_port", int, 5432)),
+        metrics_port=_port("advanced.metrics_port", _get(values, "advanced", "metrics_port", int, 9465)),
     )
     if not site.trunk_match:
         raise SiteError("trunk.match is empty: the carrier's signalling addresses")
@@ -386,6 +388,9 @@ selftest_number = "{site.selftest_number}"
 [media]
 playback_dir = "{root}/run/reconnect-pbx-play"
 asterisk_playback_dir = "/run/reconnect-pbx-play"
+
+[metrics]
+listen_port = {site.metrics_port}
 
 [pin]
 pepper_file = "{ETC}/pin-pepper"
