@@ -41,6 +41,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import ipaddress
+import os
+import stat
 import re
 import shlex
 import shutil
@@ -58,7 +60,7 @@ from sqlalchemy.pool import NullPool
 
 from . import asterisk_user, prompts
 from .ari import AriClient, AriConnectionError, AriError, AriHttpError, NotFound
-from .config import Settings
+from .config import DEFAULT_CONFIG_PATH, Settings
 from .db import make_engine
 from .models import Credential
 from .services import credentials, numbers, schema
@@ -85,13 +87,14 @@ class CheckResult:
         return self.status == FAIL
 
 
-def run_checks(settings: Settings) -> list[CheckResult]:
+def run_checks(settings: Settings, config_path: Path | None = None) -> list[CheckResult]:
     """Every check, in a fixed order; never raises for what it checks."""
     results = [check_database(settings), check_pepper(settings)]
     results.append(check_access_number(settings, database_ok=not results[0].failed))
     results += asyncio.run(_ari_checks(settings))
     results.append(check_trunk(settings))
     results.append(check_asterisk_user(settings))
+    results.append(check_service_user(settings, config_path or Path(os.environ.get("RECONNECT_CONFIG", DEFAULT_CONFIG_PATH))))
     results.append(check_media_cache(settings))
     results.append(check_listening(settings))
     return results
@@ -298,6 +301,57 @@ def check_asterisk_user(settings: Settings, host_etc: Path = Path("/etc")) -> Ch
         problems = "; ".join(str(clash) for clash in found)
         return CheckResult(name, FAIL, f"the chroot's {asterisk_user.USER} {problems}: give it ids of its own (docs/deploy.md)")
     return CheckResult(name, OK, f"uid {ids[0]}, gid {ids[1]} in {root}: no host user or group has them")
+
+
+# The user `serve` runs as (deploy/systemd/reconnect-pbx.service, made by deploy/install).
+SERVICE_USER = "reconnect-pbx"
+
+
+def check_service_user(settings: Settings, config_path: Path, host_etc: Path = Path("/etc")) -> CheckResult:
+    """`serve`'s user reads its config file and the pepper (a folder re-moded 0700 stopped it), and
+    shares its uid and gid with no other user, here or in Asterisk's chroot (the kernel knows only
+    numbers: the playback files it writes there would be another user's)."""
+    name = "service user"
+    users, groups = asterisk_user.read_ids(host_etc / "passwd"), asterisk_user.read_ids(host_etc / "group")
+    uid, gid = users.get(SERVICE_USER), groups.get(SERVICE_USER)
+    if uid is None or gid is None:
+        return CheckResult(name, SKIP, f"no user and group {SERVICE_USER} here: serve runs as another user")
+    members = {gid} | _supplementary_groups(host_etc / "group", SERVICE_USER, groups)
+    for path in (config_path, Path(settings.pin.pepper_file)):
+        if path.exists() and not _readable_by(path, uid, members):
+            return CheckResult(name, FAIL, f"{SERVICE_USER} cannot read {path} (or enter its folder): see the modes deploy/install sets")
+    clashes = [f"uid {uid} is also {other}'s" for other, other_id in users.items() if other_id == uid and other != SERVICE_USER]
+    clashes += [f"gid {gid} is also group {other}'s" for other, other_id in groups.items() if other_id == gid and other != SERVICE_USER]
+    root = chroot_of(settings.asterisk.cli_command)
+    if root is not None:
+        inside = asterisk_user.read_ids(root / "etc/passwd")
+        clashes += [f"uid {uid} is {other} in {root}" for other, other_id in inside.items() if other_id == uid and other != SERVICE_USER]
+    if clashes:
+        return CheckResult(name, FAIL, f"{SERVICE_USER}: {'; '.join(clashes)}: give it ids of its own")
+    return CheckResult(name, OK, f"{SERVICE_USER} (uid {uid}) reads {config_path} and the pepper; no other user has its ids")
+
+
+def _supplementary_groups(group_file: Path, user: str, groups: dict[str, int]) -> set[int]:
+    try:
+        lines = group_file.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return set()
+    return {groups[f[0]] for f in (line.split(":") for line in lines) if len(f) >= 4 and user in f[3].split(",") and f[0] in groups}
+
+
+def _readable_by(path: Path, uid: int, gids: set[int]) -> bool:
+    """Whether ``uid`` (with ``gids``) may read ``path`` and enter every folder above it, by the modes."""
+
+    def allowed(target: Path, bit: int) -> bool:
+        info = target.stat()
+        if info.st_uid == uid:
+            return bool(info.st_mode & (bit << 6))
+        if info.st_gid in gids:
+            return bool(info.st_mode & (bit << 3))
+        return bool(info.st_mode & bit)
+
+    resolved = path.resolve()
+    return allowed(resolved, stat.S_IROTH) and all(allowed(parent, stat.S_IXOTH) for parent in resolved.parents)
 
 
 def chroot_of(cli_command: str) -> Path | None:

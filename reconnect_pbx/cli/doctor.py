@@ -20,7 +20,7 @@ def doctor(app: App, as_json: bool) -> None:
     `asterisk -rx`, on the Asterisk host only); ARI and AMI listening on loopback only. Exits 1 if
     any check fails; "skip" means it could not be checked from here.
     """
-    results = checks.run_checks(app.settings)
+    results = checks.run_checks(app.settings, app.config_path)
     if as_json:
         print_json([{"check": r.name, "status": r.status, "detail": r.detail} for r in results])
     else:
