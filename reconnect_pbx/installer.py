@@ -48,7 +48,7 @@ BACKUP_DIR = Path("/var/backups/reconnect-pbx")
 SYSTEMD_DIR = Path("/etc/systemd/system")
 STATE_DIR = Path("/var/lib/reconnect-pbx")
 PACKAGES = ("python3-venv", "postgresql", "openssl", "gnupg", "debootstrap")
-OPTIONAL_PACKAGES = {"firewall": ("nftables",), "fail2ban": ("fail2ban",)}
+OPTIONAL_PACKAGES = {"firewall": ("nftables",), "fail2ban": ("fail2ban", "python3-systemd")}
 UNITS = (
     "reconnect-pbx.service",
     "reconnect-pbx-purge.service",

@@ -118,6 +118,8 @@ def site_values(address: str, carrier: str, trunk_password: str, database_port: 
         (r'^server = .*$', f'server = "{carrier}:5060"'),
         (r'^match = .*$', f'match = ["{carrier}"]'),
         (r'^media = .*$', f'media = ["{carrier}"]'),
+        (r'^firewall = .*$', "firewall = true"),
+        (r'^fail2ban = .*$', "fail2ban = true"),
         (r'^# \[advanced\]$', "[advanced]"),
         (r'^# ari_address = .*$', f'ari_address = "{address}"'),
         (r'^# database_port = .*$', f"database_port = {database_port}"),
@@ -315,3 +317,33 @@ def test_the_installed_units_pass_systemd_analyze_verify(host: Host) -> None:
         ["systemd-analyze", "verify", f"--root={host.root}", *units], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_nftables_rules_pass_nft_check(host: Host) -> None:
+    result = host.run("nft -c -f /etc/nftables.conf", check=False)
+    assert result.returncode == 0, result.stderr
+    rules = host.path("/etc/nftables.conf").read_text()
+    assert f"elements = {{ {host.carrier.address} }}" in rules and "udp dport 37000-37499 accept" in rules
+
+
+def test_the_fail2ban_jails_pass_fail2ban_client_test_with_the_systemd_backend(host: Host) -> None:
+    result = host.run("fail2ban-client -t", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    jail = host.path("/etc/fail2ban/jail.d/reconnect-pbx.conf").read_text()
+    assert "logpath   = /srv/asterisk-root/var/log/asterisk/messages.log" in jail
+    assert re.search(r"^\[sshd\]\nbackend\s+= systemd$", jail, re.M)
+
+
+def test_a_backup_restores_after_checking_the_dump(host: Host) -> None:
+    """Last: serve is stopped, as the restore wants."""
+    for process in host.processes:
+        if "reconnect-pbx" in " ".join(process.args) and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(45)
+    backup = host.run("/opt/reconnect-pbx/deploy/reconnect-pbx-backup")
+    dump = re.search(r"reconnect_pbx-\S+\.dump\.gpg", backup.stdout).group(0)
+    restored = host.run(f"/opt/reconnect-pbx/deploy/reconnect-pbx-restore /var/backups/reconnect-pbx/{dump}")
+    assert "restored" in restored.stdout
+    doctor = host.run("reconnect-pbx doctor", check=False, timeout=120)
+    database = next(line for line in doctor.stdout.splitlines() if " database " in f" {line} ")
+    assert database.startswith("ok") and "(latest)" in database
