@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from sqlalchemy.orm import Session, sessionmaker
 
 from reconnect_pbx import phone
-from reconnect_pbx.ari import AriClient, AriError, Event, EventTimeout
+from reconnect_pbx.ari import AriClient, AriError, Event, EventTimeout, NotFound
 from reconnect_pbx.config import Settings
 from reconnect_pbx.db import transaction
 from reconnect_pbx.services import selftest
@@ -46,6 +46,19 @@ class Step:
 
 
 Report = Callable[[Step], None]
+
+
+async def _wait_application(client: AriClient, app: str, timeout: float) -> None:
+    """Until Asterisk lists ``app``: right after the installer started `serve`, it may still connect."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await client.request("GET", f"/applications/{app}")
+            return
+        except NotFound:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 async def run(settings: Settings, sessions: sessionmaker[Session], report: Report, timeout: float = 60) -> None:
@@ -73,9 +86,9 @@ async def run(settings: Settings, sessions: sessionmaker[Session], report: Repor
     try:
         try:
             await client.wait_connected(10)
-            await client.request("GET", f"/applications/{settings.ari.app}")
+            await _wait_application(client, settings.ari.app, timeout)
         except AriError as exc:
-            # A 404 here: `serve` has not registered its application.
+            # A 404 here: `serve` has not registered its application (not started, or still starting).
             raise SelftestFailed(f"ari: {exc} (is `serve` running?)") from None
         report(Step("ari", f"{ari.url}: application {settings.ari.app!r} registered"))
 
