@@ -191,6 +191,7 @@ def parse_site(text: str) -> Site:
 @dataclass
 class Installer:
     site: Site
+    site_file: Path = SITE_FILE
     check: bool = False
     start: bool = True
     changes: list[str] = field(default_factory=list)
@@ -366,6 +367,8 @@ class Installer:
 
     def configuration(self) -> dict[str, str]:
         site = self.site
+        # It holds the trunk's password.
+        self.ensure_mode(self.site_file, 0o600, "root", "root")
         ari_password = self.secret(ETC / "ari-password", "hex")
         database_password = self.secret(ETC / "database-password", "hex")
         self.secret(ETC / "pin-pepper", "hex", group=SERVICE_USER, mode=0o640)
@@ -590,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("install: run as root", file=sys.stderr)
         return 1
-    installer = Installer(site, check=args.check, start=not args.no_start)
+    installer = Installer(site, site_file=args.site, check=args.check, start=not args.no_start)
     try:
         installer.all_steps()
     except (RuntimeError, subprocess.CalledProcessError, chroot.ChrootError) as exc:
