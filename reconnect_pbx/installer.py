@@ -22,6 +22,7 @@ import filecmp
 import grp
 import hashlib
 import ipaddress
+import json
 import os
 import pwd
 import re
@@ -79,6 +80,9 @@ class Site:
     carrier_media: tuple[str, ...]
     access_number: str
     selftest_number: str
+    # The first centre and its pool, made once: staff manage centres and numbers afterwards.
+    centre: str
+    number_range: tuple[str, ...]
     firewall: bool
     fail2ban: bool
     asterisk_root: str
@@ -159,6 +163,8 @@ def parse_site(text: str) -> Site:
         ),
         access_number=_number("numbers.access_number", _get(values, "numbers", "access_number", str)),
         selftest_number=_number("numbers.selftest_number", _get(values, "numbers", "selftest_number", str)),
+        centre=_get(values, "numbers", "centre", str, ""),
+        number_range=tuple(_number("numbers.range", n) for n in _get(values, "numbers", "range", list, [])),
         firewall=_get(values, "options", "firewall", bool, False),
         fail2ban=_get(values, "options", "fail2ban", bool, False),
         asterisk_root=_get(values, "advanced", "asterisk_root", str, "/srv/asterisk-root"),
@@ -167,6 +173,8 @@ def parse_site(text: str) -> Site:
         database_port=_port("advanced.database_port", _get(values, "advanced", "database_port", int, 5432)),
         metrics_port=_port("advanced.metrics_port", _get(values, "advanced", "metrics_port", int, 9465)),
     )
+    if site.number_range and (len(site.number_range) != 2 or not site.centre):
+        raise SiteError("numbers.range is [first, last], with numbers.centre naming the centre whose pool it is")
     if not site.trunk_match:
         raise SiteError("trunk.match is empty: the carrier's signalling addresses")
     if PLACEHOLDER_PASSWORDS.search(site.trunk_password):
@@ -445,14 +453,20 @@ trunk_registration = "{'trunk' if site.trunk_registration else ''}"
             self._sync_tree(Path(staging) / "sounds/std", sounds)
 
     def _sync_tree(self, source: Path, target: Path) -> None:
-        for path in sorted(source.rglob("*")):
-            if path.is_file():
+        """Copy the files of ``source`` that differ in ``target``: one line for all of them."""
+        changed = [
+            path for path in sorted(source.rglob("*"))
+            if path.is_file() and not (
+                (target / path.relative_to(source)).exists()
+                and filecmp.cmp(path, target / path.relative_to(source), shallow=False)
+            )
+        ]
+        if changed and self.change(f"install {len(changed)} prompt file(s) into {target}"):
+            for path in changed:
                 destination = target / path.relative_to(source)
-                if not destination.exists() or not filecmp.cmp(path, destination, shallow=False):
-                    if self.change(f"install the prompt {destination}"):
-                        destination.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copyfile(path, destination)
-                        os.chmod(destination, 0o644)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, destination)
+                os.chmod(destination, 0o644)
 
     def database(self) -> None:
         port = str(self.site.database_port)
@@ -487,6 +501,24 @@ trunk_registration = "{'trunk' if site.trunk_registration else ''}"
         status = subprocess.run([cli, *config, "db", "check"], capture_output=True, text=True, check=False)
         if status.returncode != 0 and self.change("reconnect-pbx db upgrade", "serve"):
             self.run(cli, *config, "--operator", "deploy/install", "db", "upgrade")
+
+    def first_centre(self) -> None:
+        """The centre and pool of numbers.centre/range, on the first run only (staff's afterwards)."""
+        if not self.site.centre:
+            return
+        cli = [str(REPO / ".venv/bin/reconnect-pbx"), "--config", str(ETC / "reconnect-pbx.conf"), "--operator", "deploy/install"]
+        listed = subprocess.run([*cli, "centre", "list", "--json"], capture_output=True, text=True, check=False)
+        if listed.returncode != 0:  # --check before the database exists
+            self.change(f"add the centre {self.site.centre!r} and its numbers")
+            return
+        centres = {row["name"]: row for row in json.loads(listed.stdout)}
+        if self.site.centre not in centres and self.change(f"add the centre {self.site.centre!r}"):
+            self.run(*cli, "centre", "add", self.site.centre)
+        known = centres.get(self.site.centre, {}).get("numbers", 0)
+        if self.site.number_range and not known:
+            first, last = self.site.number_range
+            if self.change(f"import the numbers {first} to {last} into its pool"):
+                self.run(*cli, "numbers", "import", "--range", first, last, "--centre", self.site.centre)
 
     def units(self) -> None:
         replacements = {"/opt/reconnect-pbx": str(REPO), "/srv/asterisk-root": self.site.asterisk_root or ""}
@@ -550,7 +582,7 @@ trunk_registration = "{'trunk' if site.trunk_registration else ''}"
     def all_steps(self) -> None:
         for step in (
             self.packages, self.users, self.virtualenv, self.asterisk, self.folders, self.configuration,
-            self.asterisk_configuration, self.database, self.migrate, self.units, self.firewall, self.fail2ban,
+            self.asterisk_configuration, self.database, self.migrate, self.first_centre, self.units, self.firewall, self.fail2ban,
             self.services,
         ):
             step()

@@ -17,6 +17,7 @@ have, and this test does instead:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -258,6 +259,14 @@ def test_doctor_is_all_ok_on_the_installed_host(host: Host) -> None:
     result = host.run("reconnect-pbx doctor", check=False, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert all(line.startswith("ok") for line in result.stdout.splitlines()), result.stdout
+
+
+def test_the_first_centre_has_the_range_of_the_values_file_without_the_reserved_numbers(host: Host) -> None:
+    listed = host.run("reconnect-pbx centre list --json").stdout
+    centre = next(row for row in json.loads(listed) if row["name"] == "Accueil Paris 11")
+    assert centre["numbers"] == 100 and centre["free_numbers"] == 100
+    refused = host.run("reconnect-pbx numbers import --range 0970009998 0970009999 --centre 'Accueil Paris 11'", check=False)
+    assert refused.returncode == 2 and "+33970009998" in refused.stderr
 
 
 def test_the_config_folder_is_readable_by_the_service_user_and_secrets_are_root_only(host: Host) -> None:

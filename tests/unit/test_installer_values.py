@@ -41,6 +41,7 @@ def test_the_example_is_refused_until_the_trunk_password_is_set() -> None:
         (r"^selftest_number = .*$", 'selftest_number = "0970009999"', "must differ"),
         (r"^firewall = .*$", 'firewall = "yes"', "options.firewall must be a bool"),
         (r"^\[options\]$", "[option]", "unknown section [option]"),
+        (r"^range = .*$", 'range = ["0970000000"]', "numbers.range is [first, last]"),
     ],
 )
 def test_a_wrong_value_is_named(pattern: str, value: str, message: str) -> None:
