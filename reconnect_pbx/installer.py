@@ -288,7 +288,16 @@ class Installer:
         for option, names in OPTIONAL_PACKAGES.items():
             if getattr(self.site, option):
                 wanted += names
-        if self.host_asterisk():
+        if self.host_asterisk() and not _installed("asterisk"):
+            # Checked before anything changes: an older Asterisk would not load our configuration.
+            policy = self.run("apt-cache", "policy", "asterisk")
+            candidate = re.search(r"Candidate:\s*(\S+)", policy)
+            if not candidate or not re.match(r"(\d+:)?22\.", candidate.group(1)):
+                found = candidate.group(1) if candidate else "none"
+                raise RuntimeError(
+                    f"advanced.asterisk_root = \"\": this host's asterisk package is {found}, not 22;"
+                    " leave asterisk_root to its default (a Debian testing chroot)"
+                )
             wanted.append("asterisk")
         missing = [name for name in wanted if not _installed(name)]
         if missing and self.change(f"apt-get install {' '.join(missing)}"):
