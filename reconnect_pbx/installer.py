@@ -509,6 +509,12 @@ trunk_registration = "{'trunk' if site.trunk_registration else ''}"
         config = ("--config", str(ETC / "reconnect-pbx.conf"))
         status = subprocess.run([cli, *config, "db", "check"], capture_output=True, text=True, check=False)
         if status.returncode != 0 and self.change("reconnect-pbx db upgrade", "serve"):
+            # A database is migrated only while no serve uses it; started again by services().
+            if _systemd_running() and subprocess.run(
+                ["systemctl", "is-active", "--quiet", "reconnect-pbx.service"], check=False
+            ).returncode == 0:
+                self.change("systemctl stop reconnect-pbx.service (for the migration)")
+                self.run("systemctl", "stop", "reconnect-pbx.service")
             self.run(cli, *config, "--operator", "deploy/install", "db", "upgrade")
 
     def first_centre(self) -> None:
@@ -561,7 +567,7 @@ trunk_registration = "{'trunk' if site.trunk_registration else ''}"
         self.write_file(Path("/etc/fail2ban/jail.d/reconnect-pbx.conf"), text, 0o644, "root", "root", "fail2ban")
 
     def services(self) -> None:
-        systemd_running = Path("/run/systemd/system").is_dir()
+        systemd_running = _systemd_running()
         units = [u for u in ENABLED_UNITS if not (self.host_asterisk() and u == "asterisk.service")]
         units += [u for u, option in (("nftables.service", "firewall"), ("fail2ban.service", "fail2ban")) if getattr(self.site, option)]
         if "units" in self.touched and systemd_running and self.change("systemctl daemon-reload"):
@@ -595,6 +601,11 @@ trunk_registration = "{'trunk' if site.trunk_registration else ''}"
             self.services,
         ):
             step()
+
+
+def _systemd_running() -> bool:
+    """systemd is PID 1 here (not a chroot, not an image being built)."""
+    return Path("/run/systemd/system").is_dir()
 
 
 def _installed(package: str) -> bool:
@@ -644,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(installer.changes)} change(s) to make" if installer.changes else "nothing to change")
         return 0
     print(f"installed: {len(installer.changes)} change(s)" if installer.changes else "installed: nothing changed")
-    running = Path("/run/systemd/system").is_dir() and installer.start
+    running = _systemd_running() and installer.start
     if running and not args.no_selftest:
         return subprocess.run([str(REPO / ".venv/bin/reconnect-pbx"), "selftest"], check=False).returncode
     return 0
