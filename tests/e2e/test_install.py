@@ -157,6 +157,7 @@ def host(sandbox: Sandbox) -> Iterator[Host]:
     root = work / "root"
     started = time.monotonic()
     cached = debian_root.ensure_debian_root()
+    stop_leftovers(root)
     subprocess.run(["rm", "-rf", "--one-file-system", str(work)], check=True)
     work.mkdir(parents=True)
     debian_root.copy_root(cached, root)
@@ -199,6 +200,16 @@ def host(sandbox: Sandbox) -> Iterator[Host]:
         finally:
             mounts.__exit__()
             subprocess.run(["rm", "-rf", "--one-file-system", str(work)], check=False)
+
+
+def stop_leftovers(root: Path) -> None:
+    """What a crashed run left in its root: Asterisk and PostgreSQL stopped, the mounts undone."""
+    if not (root / "usr/bin").is_dir():
+        return
+    for command in (["chroot", "/srv/asterisk-root", "asterisk", "-rx", "core stop now"], ["pg_ctlcluster", "15", "main", "stop"]):
+        subprocess.run(["chroot", str(root), *command], env=debian_root.ENV, capture_output=True, timeout=60, check=False)
+    for name in ("proc", "sys", "dev"):
+        subprocess.run(["umount", "-l", str(root / name)], capture_output=True, check=False)
 
 
 def stop_host(host: Host) -> None:
