@@ -26,7 +26,7 @@ from reconnect_pbx.models import (
     Message,
 )
 from reconnect_pbx.services.errors import InvalidInput
-from reconnect_pbx.services.selftest import SELFTEST_CENTRE
+from reconnect_pbx.services.selftest import staff_centres
 
 REPORT_TIMEZONE = ZoneInfo("Europe/Paris")
 # Audit actions that mean a person was locked out of their mailbox.
@@ -125,7 +125,7 @@ def usage_report(session: Session, month: Month, monthly_minutes: int, centre: C
     """Usage of ``month`` for every centre (each listed even when idle), or for ``centre`` alone."""
     start, end = month.start, month.end
     # The self-test's mailbox is no one's: its centre is never counted.
-    centres_query = select(Centre.id, Centre.name).where(Centre.name != SELFTEST_CENTRE).order_by(Centre.name)
+    centres_query = select(Centre.id, Centre.name).where(staff_centres()).order_by(Centre.name)
     if centre is not None:
         centres_query = centres_query.where(Centre.id == centre.id)
     centres = session.execute(centres_query).all()

@@ -1,6 +1,8 @@
 """The test mailbox that `reconnect-pbx selftest` calls: a reserved number, never a person's.
 
-It lives in a centre of its own (``SELFTEST_CENTRE``), which the usage report leaves out; its
+It lives in a centre of its own (``SELFTEST_CENTRE``), which staff never see: `centre list`, the
+people lists and searches, the web application's pages and the usage report all leave it out
+(``staff_centres``), and the web answers 404 for it as for a centre that does not exist. Its
 number is ``access.selftest_number`` and, like the access number, may never enter a pool nor be
 given to a person (``numbers.reserved_numbers``). What a self-test leaves (the message, its audio,
 the call record) is erased by the self-test itself once it has seen the message stored.
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from reconnect_pbx.models import (
@@ -31,6 +33,15 @@ from reconnect_pbx.services.errors import Conflict
 
 SELFTEST_CENTRE = "reconnect-pbx selftest"
 SELFTEST_NAME = "reconnect-pbx selftest (no one)"
+
+
+def staff_centres() -> ColumnElement[bool]:
+    """The condition on ``Centre`` that leaves out the self-test's: no one staff look after."""
+    return Centre.name != SELFTEST_CENTRE
+
+
+def is_selftest_centre(session: Session, centre_id: int) -> bool:
+    return session.scalar(select(Centre.name).where(Centre.id == centre_id)) == SELFTEST_CENTRE
 
 
 @dataclass(frozen=True)
