@@ -3,9 +3,10 @@
 Run as root with the system's python3 (standard library only: it runs before the virtualenv
 exists). It reads the site's values (``deploy/site.example.toml``), refuses a bad one with one line
 before changing anything, then brings the host to the state they describe, step by step: Debian
-packages, the service user, the virtualenv, Asterisk 22 (the host's package when it is 22, else
-Debian testing's in a chroot), folders and modes, secrets (generated once, kept in root-only
-files), PostgreSQL's role and database, ``db upgrade``, reconnect-pbx's and Asterisk's
+packages, the service users (``serve``'s and the web application's), the virtualenv, Asterisk 22
+(the host's package when it is 22, else Debian testing's in a chroot), folders and modes, secrets
+(generated once, kept in root-only files), PostgreSQL's roles and database, ``db upgrade``, the
+settings files (one per user: the operators', ``serve``'s, the web application's), Asterisk's
 configuration, systemd units; nftables and fail2ban when asked. Every step compares first and
 changes only what differs, so running it again is the upgrade: same result, modes and owners kept,
 a service restarted only when something it reads changed. ``--check`` prints what would change and
@@ -36,29 +37,45 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconnect_pbx import asterisk_user
+from reconnect_pbx import asterisk_user, file_modes
+from reconnect_pbx.config import DatabaseSettings
 from reconnect_pbx.sandbox import chroot
 
 REPO = Path(__file__).resolve().parents[1]
 ETC = Path("/etc/reconnect-pbx")
 SITE_FILE = ETC / "site.toml"
-SERVICE_USER = "reconnect-pbx"
+SERVICE_USER = file_modes.SERVICE_USER
+WEB_USER = file_modes.WEB_USER
 DATABASE = "reconnect_pbx"
+# The login roles of serve and the web application: migration 0007 grants them their rights
+# (the names are DatabaseSettings' defaults); each logs in with a password of its own.
+SERVE_ROLE = DatabaseSettings.serve_role
+WEB_ROLE = DatabaseSettings.web_role
 ARI_USER = "reconnect"
 BACKUP_DIR = Path("/var/backups/reconnect-pbx")
 SYSTEMD_DIR = Path("/etc/systemd/system")
 STATE_DIR = Path("/var/lib/reconnect-pbx")
+# The generated password of each PostgreSQL login role, in a root-only file of ETC.
+DATABASE_PASSWORD_FILES = {
+    DATABASE: "database-password",
+    SERVE_ROLE: "serve-database-password",
+    WEB_ROLE: "web-database-password",
+}
 PACKAGES = ("python3-venv", "postgresql", "openssl", "gnupg", "debootstrap")
 OPTIONAL_PACKAGES = {"firewall": ("nftables",), "fail2ban": ("fail2ban", "python3-systemd")}
 UNITS = (
     "reconnect-pbx.service",
+    "reconnect-pbx-web.service",
     "reconnect-pbx-purge.service",
     "reconnect-pbx-purge.timer",
     "reconnect-pbx-backup.service",
     "reconnect-pbx-backup.timer",
 )
 # What `systemctl enable` gets; the services' timers carry them.
-ENABLED_UNITS = ("asterisk.service", "reconnect-pbx.service", "reconnect-pbx-purge.timer", "reconnect-pbx-backup.timer")
+ENABLED_UNITS = (
+    "asterisk.service", "reconnect-pbx.service", "reconnect-pbx-web.service", "reconnect-pbx-purge.timer",
+    "reconnect-pbx-backup.timer",
+)
 PLACEHOLDER_PASSWORDS = re.compile(r"change.?me", re.I)
 
 
@@ -90,6 +107,9 @@ class Site:
     ari_port: int
     database_port: int
     metrics_port: int
+    # The address staff type in their browser (the one-time password links), and gunicorn's port.
+    web_base_url: str = ""
+    web_port: int = 8070
 
 
 def _get(values: dict, section: str, key: str, kind: type, default: object = None) -> object:
@@ -142,7 +162,7 @@ def parse_site(text: str) -> Site:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SiteError(f"not valid TOML: {exc}") from None
-    known = {"sip", "trunk", "numbers", "options", "advanced"}
+    known = {"sip", "trunk", "numbers", "options", "web", "advanced"}
     for section in values:
         if section not in known:
             raise SiteError(f"unknown section [{section}]")
@@ -172,6 +192,8 @@ def parse_site(text: str) -> Site:
         ari_port=_port("advanced.ari_port", _get(values, "advanced", "ari_port", int, 8088)),
         database_port=_port("advanced.database_port", _get(values, "advanced", "database_port", int, 5432)),
         metrics_port=_port("advanced.metrics_port", _get(values, "advanced", "metrics_port", int, 9465)),
+        web_base_url=_get(values, "web", "base_url", str, ""),
+        web_port=_port("advanced.web_port", _get(values, "advanced", "web_port", int, 8070)),
     )
     if site.number_range and (len(site.number_range) != 2 or not site.centre):
         raise SiteError("numbers.range is [first, last], with numbers.centre naming the centre whose pool it is")
@@ -188,6 +210,8 @@ def parse_site(text: str) -> Site:
     digits = {re.sub(r"\D", "", n)[-9:] for n in (site.access_number, site.selftest_number)}
     if len(digits) == 1:
         raise SiteError("numbers.access_number and numbers.selftest_number must differ")
+    if site.web_base_url and not re.fullmatch(r"https?://[^\s\"'\\]+", site.web_base_url):
+        raise SiteError(f"web.base_url = {site.web_base_url!r} is not an http(s) address")
     if site.asterisk_root not in ("", "/") and not site.asterisk_root.startswith("/"):
         raise SiteError("advanced.asterisk_root must be an absolute path, or \"\" for the host's Asterisk")
     return site
@@ -310,21 +334,29 @@ class Installer:
         return self.site.asterisk_root in ("", "/")
 
     def users(self) -> None:
+        for user in (SERVICE_USER, WEB_USER):
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                if self.change(f"add the system user {user} (a uid and group of its own)"):
+                    self.run(
+                        "useradd", "--system", "--user-group", "--home-dir", "/nonexistent", "--no-create-home",
+                        "--shell", "/usr/sbin/nologin", user,
+                    )
+        # The web application reads the PIN pepper through serve's group, and nothing else of serve's.
         try:
-            pwd.getpwnam(SERVICE_USER)
+            members = grp.getgrnam(SERVICE_USER).gr_mem
         except KeyError:
-            if self.change(f"add the system user {SERVICE_USER} (a uid and group of its own)"):
-                self.run(
-                    "useradd", "--system", "--user-group", "--home-dir", "/nonexistent", "--no-create-home",
-                    "--shell", "/usr/sbin/nologin", SERVICE_USER,
-                )
+            members = []  # --check on a first run
+        if WEB_USER not in members and self.change(f"add {WEB_USER} to the group {SERVICE_USER} (the PIN pepper)", "web"):
+            self.run("usermod", "--append", "--groups", SERVICE_USER, WEB_USER)
 
     def virtualenv(self) -> None:
         venv = REPO / ".venv"
         stamp = venv / ".installed-from"
         wanted = _digest(REPO / "setup.cfg", REPO / "pyproject.toml")
         if not (venv / "bin/reconnect-pbx").exists() or not stamp.exists() or stamp.read_text() != wanted:
-            if self.change(f"install reconnect-pbx and its Python dependencies into {venv}", "serve"):
+            if self.change(f"install reconnect-pbx and its Python dependencies into {venv}", "serve", "web"):
                 self.run("python3", "-m", "venv", str(venv))
                 self.run(str(venv / "bin/pip"), "install", "--quiet", "-e", str(REPO))
                 stamp.write_text(wanted)
@@ -334,7 +366,7 @@ class Installer:
                 link.unlink(missing_ok=True)
                 link.symlink_to(venv / "bin/reconnect-pbx")
         # The code itself (an editable install): serve restarts when it changed.
-        self.write_file(STATE_DIR / "code.sha256", _code_digest() + "\n", 0o644, "root", "root", "serve")
+        self.write_file(STATE_DIR / "code.sha256", _code_digest() + "\n", 0o644, "root", "root", "serve", "web")
 
     @property
     def ast_root(self) -> Path:
@@ -367,7 +399,8 @@ class Installer:
         return str(ids[0]) if ids else "root"
 
     def folders(self) -> None:
-        # 0750, root:reconnect-pbx: serve (its user) reads its config; never re-moded to 0700.
+        # 0750, root:reconnect-pbx: serve and the web user (in that group) enter it to read their
+        # own settings file; never re-moded to 0700.
         self.ensure_dir(ETC, 0o750, "root", SERVICE_USER)
         self.ensure_dir(BACKUP_DIR, 0o700, "root", "root")
         self.ensure_dir(STATE_DIR, 0o755, "root", "root")
@@ -383,24 +416,31 @@ class Installer:
             self.ensure_dir(root / "run/reconnect-pbx-play", 0o2750, SERVICE_USER, group)
 
     def configuration(self) -> dict[str, str]:
+        """The settings files, one per user (docs/deploy.md, "Settings, one file per user")."""
         site = self.site
         # It holds the trunk's password.
         self.ensure_mode(self.site_file, 0o600, "root", "root")
         ari_password = self.secret(ETC / "ari-password", "hex")
-        database_password = self.secret(ETC / "database-password", "hex")
+        passwords = {role: self.secret(ETC / name, "hex") for role, name in DATABASE_PASSWORD_FILES.items()}
         self.secret(ETC / "pin-pepper", "hex", group=SERVICE_USER, mode=0o640)
         self.secret(ETC / "backup.key", "base64")
+        web_secret_key = self.secret(ETC / "web-secret-key", "hex")
         root = "" if self.host_asterisk() else self.site.asterisk_root
         cli = "asterisk" if self.host_asterisk() else f"chroot {root} asterisk"
-        conf = f"""# Written by deploy/install from {SITE_FILE}: edit that file and run the installer again.
-[database]
-url = "postgresql+psycopg2://{DATABASE}:{database_password}@127.0.0.1:{site.database_port}/{DATABASE}"
+        base_url = site.web_base_url or f"https://{site.public_address}"
 
+        def database(role: str) -> str:
+            url = f"postgresql+psycopg2://{role}:{passwords[role]}@127.0.0.1:{site.database_port}/{DATABASE}"
+            return f'[database]\nurl = "{url}"\n'
+
+        header = f"# Written by deploy/install from {SITE_FILE}: edit that file and run the installer again.\n"
+        ari = f"""
 [ari]
 url = "http://{site.ari_address}:{site.ari_port}"
 username = "{ARI_USER}"
 password = "{ari_password}"
-
+"""
+        common = f"""
 [access]
 access_number = "{site.access_number}"
 selftest_number = "{site.selftest_number}"
@@ -420,7 +460,21 @@ config_dir = "{root}/etc/asterisk"
 cli_command = "{cli}"
 trunk_registration = "{'trunk' if site.trunk_registration else ''}"
 """
-        self.write_file(ETC / "reconnect-pbx.conf", conf, 0o640, "root", SERVICE_USER, "serve")
+        web = f"""
+[web]
+listen_port = {site.web_port}
+base_url = "{base_url}"
+trusted_proxies = 1
+"""
+        # The operators' (root's CLI, db upgrade, purge, doctor): the database owner.
+        operators = header + database(DATABASE) + ari + common + web
+        self.write_file(ETC / "reconnect-pbx.conf", operators, 0o600, "root", "root")
+        # serve's: its role cannot rewrite the audit log nor read staff accounts.
+        serve = header + database(SERVE_ROLE) + ari + common
+        self.write_file(ETC / "serve.conf", serve, 0o600, SERVICE_USER, SERVICE_USER, "serve")
+        # The web application's: its role reads no stored audio; no ARI password.
+        web_conf = header + database(WEB_ROLE) + common + web + f'secret_key = "{web_secret_key}"\n'
+        self.write_file(ETC / "web.conf", web_conf, 0o600, WEB_USER, WEB_USER, "web")
         values = {
             "SIP_ADDRESS": site.public_address,
             "SIP_PORT": str(site.sip_port),
@@ -492,23 +546,40 @@ trunk_registration = "{'trunk' if site.trunk_registration else ''}"
         if self.check and not clusters:
             self.change(f"create the PostgreSQL role and database {DATABASE}")
             return
-        password = (ETC / "database-password").read_text().strip() if (ETC / "database-password").exists() else ""
         psql = ("psql", "-p", port, "-Atq", "-v", "ON_ERROR_STOP=1")
-        role = self.run(*psql, "-c", f"SELECT 1 FROM pg_roles WHERE rolname = '{DATABASE}'", user="postgres")
-        if not role.strip() and self.change(f"create the PostgreSQL role {DATABASE}"):
-            self.run(*psql, user="postgres", input_text=f"CREATE ROLE {DATABASE} LOGIN PASSWORD '{password}';\n")
+        for role, name in DATABASE_PASSWORD_FILES.items():
+            self.login_role(psql, role, ETC / name)
         found = self.run(*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'", user="postgres")
         if not found.strip() and self.change(f"create the PostgreSQL database {DATABASE}"):
             self.run("createdb", "-p", port, "--owner", DATABASE, DATABASE, user="postgres")
 
+    def login_role(self, psql: tuple[str, ...], role: str, password_file: Path) -> None:
+        """``role`` logs in with the password of ``password_file``. serve's and web's are made here,
+        before migration 0007 grants them their rights (it would make them NOLOGIN); one it made
+        earlier is given LOGIN and the password."""
+        password = password_file.read_text().strip() if password_file.exists() else ""
+        found = self.run(*psql, "-c", f"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{role}'", user="postgres").strip()
+        # The password's digest once set: a password file replaced (a new password) is set again.
+        stamp = STATE_DIR / f"{password_file.name}.sha256"
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        set_before = stamp.exists() and stamp.read_text().strip() == digest
+        if not found:
+            if self.change(f"create the PostgreSQL login role {role}"):
+                self.run(*psql, user="postgres", input_text=f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}';\n")
+                self._write(stamp, (digest + "\n").encode(), 0o600, "root", "root")
+        elif found != "t" or not set_before:
+            if self.change(f"let the PostgreSQL role {role} log in with the password of {password_file}"):
+                self.run(*psql, user="postgres", input_text=f"ALTER ROLE \"{role}\" LOGIN PASSWORD '{password}';\n")
+                self._write(stamp, (digest + "\n").encode(), 0o600, "root", "root")
+
     def migrate(self) -> None:
         cli = str(REPO / ".venv/bin/reconnect-pbx")
         if not Path(cli).exists():
-            self.change("reconnect-pbx db upgrade", "serve")
+            self.change("reconnect-pbx db upgrade", "serve", "web")
             return
         config = ("--config", str(ETC / "reconnect-pbx.conf"))
         status = subprocess.run([cli, *config, "db", "check"], capture_output=True, text=True, check=False)
-        if status.returncode != 0 and self.change("reconnect-pbx db upgrade", "serve"):
+        if status.returncode != 0 and self.change("reconnect-pbx db upgrade", "serve", "web"):
             # A database is migrated only while no serve uses it; started again by services().
             if _systemd_running() and subprocess.run(
                 ["systemctl", "is-active", "--quiet", "reconnect-pbx.service"], check=False
@@ -542,7 +613,7 @@ trunk_registration = "{'trunk' if site.trunk_registration else ''}"
             text = (REPO / "deploy/systemd" / name).read_text()
             for old, new in replacements.items():
                 text = text.replace(old, new)
-            touches = ("units", "asterisk" if name == "asterisk.service" else "serve")
+            touches = ("units", {"asterisk.service": "asterisk", "reconnect-pbx-web.service": "web"}.get(name, "serve"))
             self.write_file(SYSTEMD_DIR / name, text, 0o644, "root", "root", *touches)
 
     def firewall(self) -> None:
@@ -583,6 +654,7 @@ trunk_registration = "{'trunk' if site.trunk_registration else ''}"
         restarts = {
             "asterisk.service": "asterisk",
             "reconnect-pbx.service": "serve",
+            "reconnect-pbx-web.service": "web",
             "nftables.service": "firewall",
             "fail2ban.service": "fail2ban",
         }

@@ -7,7 +7,7 @@ a sysadmin would type (a carrier simulator of the sandbox as the carrier). What 
 have, and this test does instead:
 
 - systemd is not PID 1: the installer enables the units and starts none (it says so); the test
-  starts what ``asterisk.service`` and ``reconnect-pbx.service`` would, their ExecStart as their
+  starts what ``asterisk.service``, ``reconnect-pbx.service`` and ``reconnect-pbx-web.service`` would, their ExecStart as their
   User with their Environment, read from the installed unit files, then runs ``reconnect-pbx
   selftest`` as the installer does at its end on a booted host;
 - the Asterisk chroot of Debian testing is seeded from the sandbox's cache (the same debootstrap
@@ -65,6 +65,7 @@ class Host:
     carrier: AsteriskInstance
     address: str
     ari_port: int
+    web_port: int
     outputs: dict[str, str]
     processes: list[subprocess.Popen[bytes]]
 
@@ -103,11 +104,18 @@ class Host:
             return False
         return answer.status_code == 200
 
+    def web_login_page(self) -> bool:
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{self.web_port}/login", timeout=2)
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 200 and "password" in answer.text.lower()
+
     def asterisk_rx(self, command: str) -> str:
         return self.run(f"chroot /srv/asterisk-root asterisk -rx '{command}'", check=False, timeout=15).stdout
 
 
-def site_values(address: str, carrier: str, trunk_password: str, database_port: int, metrics_port: int) -> str:
+def site_values(address: str, carrier: str, trunk_password: str, ports: dict[str, int]) -> str:
     """What the sysadmin types into site.toml: deploy/site.example.toml with this carrier's values."""
     text = (REPO_DIR / "deploy/site.example.toml").read_text()
     for pattern, value in (
@@ -123,8 +131,9 @@ def site_values(address: str, carrier: str, trunk_password: str, database_port: 
         (r'^fail2ban = .*$', "fail2ban = true"),
         (r'^# \[advanced\]$', "[advanced]"),
         (r'^# ari_address = .*$', f'ari_address = "{address}"'),
-        (r'^# database_port = .*$', f"database_port = {database_port}"),
-        (r'^# metrics_port = .*$', f"metrics_port = {metrics_port}"),
+        (r'^# database_port = .*$', f"database_port = {ports['database']}"),
+        (r'^# metrics_port = .*$', f"metrics_port = {ports['metrics']}"),
+        (r'^# web_port = .*$', f"web_port = {ports['web']}"),
     ):
         text, count = re.subn(pattern, value, text, count=1, flags=re.M)
         assert count == 1, pattern
@@ -170,7 +179,8 @@ def host(sandbox: Sandbox) -> Iterator[Host]:
         settings={"PBX_ADDRESS": address, "PBX_USERNAME": TRUNK_USERNAME},
         base_dir=f"{INSTANCES_DIR}/{sandbox.name}-install",
     )
-    host = Host(root, carrier, address, 8088, {}, [])
+    ports = {"database": free_port(), "metrics": free_port(), "web": free_port()}
+    host = Host(root, carrier, address, 8088, ports["web"], {}, [])
     mounts = debian_root.mounted(root)
     mounts.__enter__()
     try:
@@ -179,7 +189,7 @@ def host(sandbox: Sandbox) -> Iterator[Host]:
         carrier.wait_fully_booted()
         host.outputs["prepared"] = f"{time.monotonic() - started:.0f} s"
         started = time.monotonic()
-        site = site_values(address, carrier_address, trunk_password, free_port(), free_port())
+        site = site_values(address, carrier_address, trunk_password, ports)
         for command in guide_commands():
             if command.startswith("editor "):
                 host.path(SITE).write_text(site)  # the sysadmin fills it in
@@ -191,7 +201,9 @@ def host(sandbox: Sandbox) -> Iterator[Host]:
         print(f"\ninstall test: root prepared in {host.outputs['prepared']}, the guide's commands took {host.outputs['guide']}")
         host.start_unit("asterisk.service", work / "asterisk.log")
         host.start_unit("reconnect-pbx.service", work / "serve.log")
+        host.start_unit("reconnect-pbx-web.service", work / "web.log")
         wait_for(host.ari_app_registered, 60, "serve's application on the installed Asterisk")
+        wait_for(host.web_login_page, 60, "the staff web application's login page")
         yield host
     finally:
         stop_host(host)
@@ -242,9 +254,22 @@ def modes(host: Host, paths: list[str]) -> dict[str, str]:
     return {p: host.run(f"stat -c '%U:%G %a' {p}").stdout.strip() for p in paths}
 
 
+SETTINGS_MODES = {
+    "/etc/reconnect-pbx": "root:reconnect-pbx 750",
+    "/etc/reconnect-pbx/reconnect-pbx.conf": "root:root 600",
+    "/etc/reconnect-pbx/serve.conf": "reconnect-pbx:reconnect-pbx 600",
+    "/etc/reconnect-pbx/web.conf": "reconnect-pbx-web:reconnect-pbx-web 600",
+    "/etc/reconnect-pbx/pin-pepper": "root:reconnect-pbx 640",
+    "/etc/reconnect-pbx/ari-password": "root:root 600",
+    "/etc/reconnect-pbx/database-password": "root:root 600",
+    "/etc/reconnect-pbx/serve-database-password": "root:root 600",
+    "/etc/reconnect-pbx/web-database-password": "root:root 600",
+    "/etc/reconnect-pbx/web-secret-key": "root:root 600",
+    "/etc/reconnect-pbx/backup.key": "root:root 600",
+    "/etc/reconnect-pbx/site.toml": "root:root 600",
+}
 WATCHED = [
-    "/etc/reconnect-pbx", "/etc/reconnect-pbx/reconnect-pbx.conf", "/etc/reconnect-pbx/pin-pepper",
-    "/etc/reconnect-pbx/ari-password", "/etc/reconnect-pbx/backup.key", "/etc/reconnect-pbx/site.toml",
+    *SETTINGS_MODES,
     "/srv/asterisk-root/etc/asterisk/modules.conf", "/srv/asterisk-root/etc/asterisk/pjsip.conf",
     "/srv/asterisk-root/run/reconnect-pbx-play", "/var/backups/reconnect-pbx",
 ]
@@ -280,17 +305,30 @@ def test_the_first_centre_has_the_range_of_the_values_file_without_the_reserved_
     assert refused.returncode == 2 and "+33970009998" in refused.stderr
 
 
-def test_the_config_folder_is_readable_by_the_service_user_and_secrets_are_root_only(host: Host) -> None:
-    assert modes(host, WATCHED[:6]) == {
-        "/etc/reconnect-pbx": "root:reconnect-pbx 750",
-        "/etc/reconnect-pbx/reconnect-pbx.conf": "root:reconnect-pbx 640",
-        "/etc/reconnect-pbx/pin-pepper": "root:reconnect-pbx 640",
-        "/etc/reconnect-pbx/ari-password": "root:root 600",
-        "/etc/reconnect-pbx/backup.key": "root:root 600",
-        "/etc/reconnect-pbx/site.toml": "root:root 600",
-    }
-    assert host.run("runuser -u reconnect-pbx -- cat /etc/reconnect-pbx/reconnect-pbx.conf", check=False).returncode == 0
-    assert host.run("runuser -u reconnect-pbx -- cat /etc/reconnect-pbx/ari-password", check=False).returncode != 0
+def test_each_user_reads_its_own_settings_file_only_and_secrets_are_root_only(host: Host) -> None:
+    assert modes(host, list(SETTINGS_MODES)) == SETTINGS_MODES
+
+    def reads(user: str, name: str) -> bool:
+        return host.run(f"runuser -u {user} -- cat /etc/reconnect-pbx/{name}", check=False).returncode == 0
+
+    assert reads("reconnect-pbx", "serve.conf") and reads("reconnect-pbx", "pin-pepper")
+    assert reads("reconnect-pbx-web", "web.conf") and reads("reconnect-pbx-web", "pin-pepper")
+    for user, other in (("reconnect-pbx", "web.conf"), ("reconnect-pbx-web", "serve.conf")):
+        assert not reads(user, other) and not reads(user, "reconnect-pbx.conf") and not reads(user, "ari-password")
+    assert "ari" not in [line.strip("[]") for line in host.path("/etc/reconnect-pbx/web.conf").read_text().splitlines()]
+
+
+def test_serve_and_the_web_application_log_in_as_their_own_roles_which_cannot_rewrite_the_audit_log(host: Host) -> None:
+    for name, role in (("serve.conf", "reconnect_pbx_serve"), ("web.conf", "reconnect_pbx_web")):
+        url = re.search(r'^url = "postgresql\+psycopg2://([^"]+)"$', host.path(f"/etc/reconnect-pbx/{name}").read_text(), re.M).group(1)
+        user_password, _, where = url.partition("@")
+        user, _, password = user_password.partition(":")
+        assert user == role
+        address, _, database = where.partition("/")
+        psql = f"PGPASSWORD={password} psql -X -At -h 127.0.0.1 -p {address.split(':')[1]} -U {role} {database}"
+        assert host.run(f"{psql} -c 'SELECT count(*) FROM audit_events'").stdout.strip().isdigit()
+        refused = host.run(f"{psql} -c 'DELETE FROM audit_events'", check=False)
+        assert refused.returncode != 0 and "permission denied" in refused.stderr
 
 
 def test_running_the_installer_again_changes_nothing_and_a_second_test_call_is_stored(host: Host) -> None:
@@ -332,7 +370,8 @@ def test_a_bad_value_is_refused_in_one_line_and_nothing_changes(host: Host) -> N
 
 
 def test_the_installed_units_pass_systemd_analyze_verify(host: Host) -> None:
-    units = [f"/etc/systemd/system/{name}" for name in ("asterisk.service", "reconnect-pbx.service", "reconnect-pbx-purge.service", "reconnect-pbx-backup.service")]
+    names = ("asterisk.service", "reconnect-pbx.service", "reconnect-pbx-web.service", "reconnect-pbx-purge.service", "reconnect-pbx-backup.service")
+    units = [f"/etc/systemd/system/{name}" for name in names]
     result = subprocess.run(
         ["systemd-analyze", "verify", f"--root={host.root}", *units], capture_output=True, text=True, check=False
     )

@@ -76,3 +76,25 @@ def test_without_the_service_user_the_check_is_skipped(tmp_path: Path) -> None:
     (etc / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
     (etc / "group").write_text("root:x:0:\n")
     assert doctor.check_service_user(Settings(), tmp_path / "none.conf", etc).status == doctor.SKIP
+
+
+WEB_UID = UID + 1
+
+
+def test_serve_reads_serve_conf_and_the_web_user_web_conf_not_the_operators_file(tmp_path: Path) -> None:
+    settings, operators = settings_with(tmp_path, 0o750, UID)
+    os.chown(operators, 0, 0)
+    operators.chmod(0o600)  # root's only, as deploy/install leaves it
+    serve_file, web_file = operators.parent / "serve.conf", operators.parent / "web.conf"
+    for path, uid in ((serve_file, UID), (web_file, WEB_UID)):
+        path.write_text("x")
+        os.chown(path, uid, uid)
+        path.chmod(0o600)
+    etc = host(tmp_path, f"reconnect-pbx-web:x:{WEB_UID}:{WEB_UID}::/nonexistent:/usr/sbin/nologin\n")
+    (etc / "group").write_text(f"root:x:0:\nreconnect-pbx:x:{UID}:reconnect-pbx-web\nreconnect-pbx-web:x:{WEB_UID}:\n")
+    assert doctor.service_settings_file(operators) == serve_file
+    result = doctor.check_service_user(settings, doctor.service_settings_file(operators), etc)
+    assert result.status == doctor.OK, result.detail
+    os.chown(web_file, 0, 0)
+    result = doctor.check_service_user(settings, doctor.service_settings_file(operators), etc)
+    assert result.status == doctor.FAIL and f"reconnect-pbx-web cannot read {web_file}" in result.detail
