@@ -25,6 +25,11 @@ What each check looks at, and why that way:
   the chroot's ``asterisk`` user and group must have ids no host user or group has
   (``asterisk_user.py``: 101 is ``postgres`` on many hosts). Skipped for an Asterisk installed on
   the host itself, whose user is the host's own.
+- **service user**: ``serve``'s user (``reconnect-pbx``, made by ``deploy/install``) can read
+  ``serve.conf`` (the settings file beside the one in use; the file in use when there is none)
+  and the pepper, every folder above them included, and the web application's user ``web.conf``
+  and the pepper; ``serve``'s uid and gid are no other user's, on the host or in Asterisk's
+  chroot. Skipped where that user does not exist (serve runs as someone else).
 - **media cache**: ``<asterisk.cli_command> -rx "media cache show all"`` lists no ``http(s)://``
   item: stored audio is played from files removed after each playback (``media.py``), so any such
   item is a copy an older version left behind. Skipped without an Asterisk CLI here.
