@@ -83,12 +83,23 @@ done
 # 1000 rounds, the least SHA-512 crypt allows: Asterisk crypts the password of every ARI request
 # again, and the password is random (openssl rand -hex 24), so more rounds would buy nothing.
 crypt_password() {
-    printf '%s\n' "$1" | openssl passwd -6 -salt "rounds=1000\$$(openssl rand -hex 8)" -stdin
+    printf '%s\n' "$1" | openssl passwd -6 -salt "rounds=1000\$$2" -stdin
 }
 declare -A crypted=()
 if [ -n "${values[ARI_PASSWORD]+set}" ]; then
     command -v openssl >/dev/null || die "openssl is needed to crypt the ARI password (apt-get install openssl)"
-    crypted[ARI_PASSWORD]="$(crypt_password "${values[ARI_PASSWORD]}")"
+    crypted[ARI_PASSWORD]="$(crypt_password "${values[ARI_PASSWORD]}" "$(openssl rand -hex 8)")"
+    # Run again with the same password: the installed crypt is kept (same salt), so that an
+    # unchanged installation leaves ari.conf unchanged (deploy/install restarts on changes).
+    current_crypt=""
+    if [ -f "$target/ari.conf" ]; then
+        current_crypt="$(sed -n 's/^password = \(\$6\$rounds=1000\$[^$]*\$.*\)$/\1/p' "$target/ari.conf" | head -1)"
+    fi
+    if [ -n "$current_crypt" ]; then
+        salt="${current_crypt#\$6\$rounds=1000\$}"
+        salt="${salt%%\$*}"
+        [ "$(crypt_password "${values[ARI_PASSWORD]}" "$salt")" != "$current_crypt" ] || crypted[ARI_PASSWORD]="$current_crypt"
+    fi
 fi
 
 # Renders one template on standard output.
@@ -139,6 +150,9 @@ done
 # Everything rendered: only now touch the target, one rename per file.
 for name in "${installed[@]}"; do
     chmod 640 "$staging/$name"
+    # An upgrade keeps the owner and group of the file it replaces (root:asterisk): a file left
+    # root:root 0640 is one Asterisk cannot read, and it then stops at its next start.
+    [ ! -e "$target/$name" ] || chown --reference="$target/$name" "$staging/$name"
     mv -f "$staging/$name" "$target/$name"
 done
 echo "installed ${#installed[@]} files into $target: ${installed[*]}"

@@ -112,6 +112,9 @@ class PinSettings:
 class AccessSettings:
     # The DID (any form) people call to check their messages; empty disables it.
     access_number: str = ""
+    # The number of the test mailbox that `reconnect-pbx selftest` calls (E.164 or national form):
+    # reserved like the access number, never a person's; empty disables the self-test.
+    selftest_number: str = ""
     # How many trailing digits of the personal number a caller types at the access number.
     personal_number_digits: int = 10
     max_pin_attempts_per_call: int = 3

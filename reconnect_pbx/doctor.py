@@ -25,6 +25,11 @@ What each check looks at, and why that way:
   the chroot's ``asterisk`` user and group must have ids no host user or group has
   (``asterisk_user.py``: 101 is ``postgres`` on many hosts). Skipped for an Asterisk installed on
   the host itself, whose user is the host's own.
+- **service user**: ``serve``'s user (``reconnect-pbx``, made by ``deploy/install``) can read
+  ``serve.conf`` (the settings file beside the one in use; the file in use when there is none)
+  and the pepper, every folder above them included, and the web application's user ``web.conf``
+  and the pepper; ``serve``'s uid and gid are no other user's, on the host or in Asterisk's
+  chroot. Skipped where that user does not exist (serve runs as someone else).
 - **media cache**: ``<asterisk.cli_command> -rx "media cache show all"`` lists no ``http(s)://``
   item: stored audio is played from files removed after each playback (``media.py``), so any such
   item is a copy an older version left behind. Skipped without an Asterisk CLI here.
@@ -45,6 +50,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import ipaddress
+import os
+import stat
 import re
 import shlex
 import shutil
@@ -62,7 +69,7 @@ from sqlalchemy.pool import NullPool
 
 from . import asterisk_user, file_modes, prompts
 from .ari import AriClient, AriConnectionError, AriError, AriHttpError, NotFound
-from .config import Settings
+from .config import Settings, config_file_path
 from .db import make_engine
 from .models import Credential
 from .services import credentials, numbers, schema
@@ -97,6 +104,7 @@ def run_checks(settings: Settings, config_file: Path | None = None) -> list[Chec
     results += asyncio.run(_ari_checks(settings))
     results.append(check_trunk(settings))
     results.append(check_asterisk_user(settings))
+    results.append(check_service_user(settings, service_settings_file(config_file or config_file_path())))
     results.append(check_media_cache(settings))
     results.append(check_listening(settings))
     return results
@@ -319,6 +327,73 @@ def check_asterisk_user(settings: Settings, host_etc: Path = Path("/etc")) -> Ch
         problems = "; ".join(str(clash) for clash in found)
         return CheckResult(name, FAIL, f"the chroot's {asterisk_user.USER} {problems}: give it ids of its own (docs/deploy.md)")
     return CheckResult(name, OK, f"uid {ids[0]}, gid {ids[1]} in {root}: no host user or group has them")
+
+
+# The users `serve` and the web application run as (deploy/systemd/, made by deploy/install).
+SERVICE_USER = file_modes.SERVICE_USER
+WEB_USER = file_modes.WEB_USER
+
+
+def service_settings_file(config_file: Path) -> Path:
+    """The settings file `serve` reads: serve.conf beside the operators' file (docs/deploy.md §2),
+    else the file in use (a single-file setup)."""
+    serve_file = config_file.parent / "serve.conf"
+    return serve_file if serve_file.exists() else config_file
+
+
+def check_service_user(settings: Settings, config_path: Path, host_etc: Path = Path("/etc")) -> CheckResult:
+    """`serve`'s user reads its settings file and the pepper (a folder re-moded 0700 stopped it),
+    and so does the web application's user with web.conf; `serve`'s uid and gid are no other
+    user's, here or in Asterisk's chroot (the kernel knows only numbers: the playback files it
+    writes there would be another user's)."""
+    name = "service user"
+    users, groups = asterisk_user.read_ids(host_etc / "passwd"), asterisk_user.read_ids(host_etc / "group")
+    uid, gid = users.get(SERVICE_USER), groups.get(SERVICE_USER)
+    if uid is None or gid is None:
+        return CheckResult(name, SKIP, f"no user and group {SERVICE_USER} here: serve runs as another user")
+    pepper = Path(settings.pin.pepper_file)
+    readers = [(SERVICE_USER, config_path), (SERVICE_USER, pepper)]
+    web_file = config_path.parent / "web.conf"
+    if WEB_USER in users and web_file.exists():
+        readers += [(WEB_USER, web_file), (WEB_USER, pepper)]
+    for user, path in readers:
+        user_gids = {groups[user]} if user in groups else set()
+        user_gids |= _supplementary_groups(host_etc / "group", user, groups)
+        if path.exists() and not _readable_by(path, users[user], user_gids):
+            return CheckResult(name, FAIL, f"{user} cannot read {path} (or enter its folder): see the modes deploy/install sets")
+    clashes = [f"uid {uid} is also {other}'s" for other, other_id in users.items() if other_id == uid and other != SERVICE_USER]
+    clashes += [f"gid {gid} is also group {other}'s" for other, other_id in groups.items() if other_id == gid and other != SERVICE_USER]
+    root = chroot_of(settings.asterisk.cli_command)
+    if root is not None:
+        inside = asterisk_user.read_ids(root / "etc/passwd")
+        clashes += [f"uid {uid} is {other} in {root}" for other, other_id in inside.items() if other_id == uid and other != SERVICE_USER]
+    if clashes:
+        return CheckResult(name, FAIL, f"{SERVICE_USER}: {'; '.join(clashes)}: give it ids of its own")
+    who = ", ".join(sorted({f"{user} {path.name}" for user, path in readers if path != pepper}))
+    return CheckResult(name, OK, f"{SERVICE_USER} (uid {uid}) has ids of its own; readable: {who} and the pepper")
+
+
+def _supplementary_groups(group_file: Path, user: str, groups: dict[str, int]) -> set[int]:
+    try:
+        lines = group_file.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return set()
+    return {groups[f[0]] for f in (line.split(":") for line in lines) if len(f) >= 4 and user in f[3].split(",") and f[0] in groups}
+
+
+def _readable_by(path: Path, uid: int, gids: set[int]) -> bool:
+    """Whether ``uid`` (with ``gids``) may read ``path`` and enter every folder above it, by the modes."""
+
+    def allowed(target: Path, bit: int) -> bool:
+        info = target.stat()
+        if info.st_uid == uid:
+            return bool(info.st_mode & (bit << 6))
+        if info.st_gid in gids:
+            return bool(info.st_mode & (bit << 3))
+        return bool(info.st_mode & bit)
+
+    resolved = path.resolve()
+    return allowed(resolved, stat.S_IROTH) and all(allowed(parent, stat.S_IXOTH) for parent in resolved.parents)
 
 
 def chroot_of(cli_command: str) -> Path | None:

@@ -375,12 +375,15 @@ class AriClient:
         variables: dict[str, str] | None = None,
         other_channel_id: str | None = None,
         originator: str | None = None,
+        formats: Sequence[str] = (),
     ) -> dict[str, Any]:
+        """``formats``: the codecs of a channel that has no peer to take them from (a Local channel)."""
         return await self.request(
             "POST",
             f"/channels/{channel_id}",
             params={
                 "endpoint": endpoint,
+                "formats": ",".join(formats) or None,
                 "app": self.app,
                 "appArgs": ",".join(app_args),
                 "callerId": caller_id,

@@ -14,7 +14,7 @@ from reconnect_pbx import __version__
 from reconnect_pbx.cli import (
     calls, cards, centres, db, demo, doctor, messages, numbers, people, phone, pin, privacy, report, sandbox, serve,
 )
-from reconnect_pbx.cli import prompts, staff, web
+from reconnect_pbx.cli import prompts, selftest, staff, web
 from reconnect_pbx.cli.context import App, RootGroup
 
 OPERATOR_MAX_LENGTH = 100
@@ -100,6 +100,7 @@ COMMANDS = [
     demo.demo,
     doctor.doctor,
     prompts.prompts_group,
+    selftest.selftest,
     staff.staff_group,
     web.web,
 ]

@@ -54,8 +54,9 @@ class App:
 
     @property
     def reserved_numbers(self) -> frozenset[str]:
-        """Numbers no person may be given (the access number)."""
-        return numbers.reserved_numbers(self.settings.access.access_number, self.settings.numbers.default_region)
+        """Numbers no person may be given (the access number, the self-test's mailbox)."""
+        access = self.settings.access
+        return numbers.reserved_numbers(access.access_number, self.settings.numbers.default_region, access.selftest_number)
 
     @property
     def database_url(self) -> str:

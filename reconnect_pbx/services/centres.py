@@ -12,6 +12,7 @@ from reconnect_pbx.models import Beneficiary, BeneficiaryStatus, Centre, PhoneNu
 from reconnect_pbx.services import audit
 from reconnect_pbx.services.errors import Conflict, InvalidInput, NotFound
 from reconnect_pbx.services.numbers import free_condition
+from reconnect_pbx.services.selftest import staff_centres
 
 NAME_MAX_LENGTH = 200
 
@@ -69,7 +70,9 @@ def list_centres(session: Session, now: datetime) -> list[CentreSummary]:
         .scalar_subquery()
     )
     rows = session.execute(
-        select(Centre.id, Centre.name, Centre.city, numbers, free, active, Centre.created_at).order_by(Centre.name)
+        select(Centre.id, Centre.name, Centre.city, numbers, free, active, Centre.created_at)
+        .where(staff_centres())
+        .order_by(Centre.name)
     )
     return [CentreSummary(*row) for row in rows]
 

@@ -51,10 +51,11 @@ def access_did(configured: str, region: str) -> str:
         return re.sub(r"[\s.()/-]", "", raw)
 
 
-def reserved_numbers(access_number: str, region: str) -> frozenset[str]:
-    """Numbers that are never a person's: the access number (its callers reach the PIN menu)."""
-    did = access_did(access_number, region)
-    return frozenset({did} if did else ())
+def reserved_numbers(access_number: str, region: str, selftest_number: str = "") -> frozenset[str]:
+    """Numbers that are never a person's: the access number (its callers reach the PIN menu) and
+    the self-test's mailbox (``services.selftest``)."""
+    dids = {access_did(access_number, region), access_did(selftest_number, region)}
+    return frozenset(did for did in dids if did)
 
 
 def free_condition(now: datetime) -> ColumnElement[bool]:

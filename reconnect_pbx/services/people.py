@@ -25,6 +25,7 @@ from reconnect_pbx.models import (
 )
 from reconnect_pbx.services import audit, credentials, local_date, numbers
 from reconnect_pbx.services.errors import Conflict, InvalidInput, NotFound
+from reconnect_pbx.services.selftest import staff_centres
 
 NAME_MAX_LENGTH = 200
 # Person ids are short; anything longer, or starting with 0 or +, is read as a phone number.
@@ -221,6 +222,7 @@ def list_people(
             (NumberAssignment.beneficiary_id == Beneficiary.id) & NumberAssignment.ended_at.is_(None),
         )
         .outerjoin(PhoneNumber, NumberAssignment.phone_number_id == PhoneNumber.id)
+        .where(staff_centres())  # the self-test's placeholder person is no one's
         .order_by(Beneficiary.id)
     )
     if centre is not None:

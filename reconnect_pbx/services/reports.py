@@ -26,6 +26,7 @@ from reconnect_pbx.models import (
     Message,
 )
 from reconnect_pbx.services.errors import InvalidInput
+from reconnect_pbx.services.selftest import staff_centres
 
 REPORT_TIMEZONE = ZoneInfo("Europe/Paris")
 # Audit actions that mean a person was locked out of their mailbox.
@@ -139,7 +140,8 @@ class UsageReport:
 def usage_report(session: Session, month: Month, monthly_minutes: int, centre: Centre | None = None) -> UsageReport:
     """Usage of ``month`` for every centre (each listed even when idle), or for ``centre`` alone."""
     start, end = month.start, month.end
-    centres_query = select(Centre.id, Centre.name).order_by(Centre.name)
+    # The self-test's mailbox is no one's: its centre is never counted.
+    centres_query = select(Centre.id, Centre.name).where(staff_centres()).order_by(Centre.name)
     if centre is not None:
         centres_query = centres_query.where(Centre.id == centre.id)
     centres = session.execute(centres_query).all()

@@ -29,7 +29,7 @@ from reconnect_pbx.models import (
     StaffAccount,
     StaffRole,
 )
-from reconnect_pbx.services import numbers, people
+from reconnect_pbx.services import numbers, people, selftest
 from reconnect_pbx.services.errors import Conflict, NotFound
 
 _DIGITS = re.compile(r"\D")
@@ -52,7 +52,7 @@ def is_admin(account: StaffAccount) -> bool:
 
 def centres(session: Session, account: StaffAccount) -> list[Centre]:
     """The centres the account acts for."""
-    query = select(Centre).order_by(Centre.name)
+    query = select(Centre).where(selftest.staff_centres()).order_by(Centre.name)
     if not is_admin(account):
         query = query.where(Centre.id == account.centre_id)
     return list(session.scalars(query))
@@ -69,7 +69,7 @@ def centre(session: Session, account: StaffAccount, centre_id: int | str | None)
     if not is_admin(account) and wanted != account.centre_id:
         raise NotFound("no such centre")
     found = session.get(Centre, wanted)
-    if found is None:
+    if found is None or found.name == selftest.SELFTEST_CENTRE:
         raise NotFound("no such centre")
     return found
 
@@ -85,6 +85,8 @@ def person(session: Session, account: StaffAccount, person_id: int | str, *, loc
     found = session.get(Beneficiary, wanted, with_for_update=lock)
     if found is None or (not is_admin(account) and found.centre_id != account.centre_id):
         raise NotFound("no such person")
+    if selftest.is_selftest_centre(session, found.centre_id):
+        raise NotFound("no such person")  # the self-test's placeholder, no one staff look after
     return found
 
 

@@ -270,3 +270,23 @@ def test_months_start_and_end_at_midnight_in_paris():
     assert july.start == utc("2025-06-30T22:00")
     with pytest.raises(InvalidInput):
         reports.Month.parse("2025-00")
+
+
+def test_the_selftest_mailbox_is_never_in_the_report(session_factory, number_block):
+    from reconnect_pbx.services import selftest
+
+    number = number_block() + "99"
+    with transaction(session_factory) as session:
+        mailbox = selftest.ensure_test_mailbox(session, number, utc("2025-03-10 10:00"))
+        # What the self-test's call leaves until it erases it, as if it had not.
+        session.add(Message(mailbox_id=mailbox.mailbox_id, called_number=number, received_at=utc("2025-03-10 10:00"), duration_ms=4000))
+    try:
+        with session_factory() as session:
+            report = reports.usage_report(session, reports.Month.parse("2025-03"), monthly_minutes=120)
+        assert selftest.SELFTEST_CENTRE not in [row.centre for row in report.centres]
+        with transaction(session_factory) as session:
+            again = selftest.ensure_test_mailbox(session, number, utc("2025-03-11 10:00"))
+        assert again == mailbox
+    finally:
+        with transaction(session_factory) as session:
+            selftest.erase_test_calls(session, mailbox)
