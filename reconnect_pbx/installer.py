@@ -37,7 +37,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconnect_pbx import asterisk_user, file_modes
+from reconnect_pbx import asterisk_user, config, file_modes
 from reconnect_pbx.config import DatabaseSettings
 from reconnect_pbx.sandbox import chroot
 
@@ -110,6 +110,23 @@ class Site:
     # The address staff type in their browser (the one-time password links), and gunicorn's port.
     web_base_url: str = ""
     web_port: int = 8070
+    # The application's own settings ([settings.<section>] in site.toml: retention, PIN rules,
+    # quotas...), written into every settings file, so that an upgrade keeps them.
+    settings: dict[str, dict[str, object]] = field(default_factory=dict)
+
+
+# Settings the installer writes itself from the values above: set through [settings], they would
+# be overwritten (or contradict the Asterisk configuration), so they are refused.
+MANAGED_SETTINGS = {
+    "database": None,  # every key: the per-user URLs and roles
+    "ari": None,
+    "access": {"access_number", "selftest_number"},
+    "media": {"playback_dir", "asterisk_playback_dir"},
+    "metrics": {"listen_port"},
+    "pin": {"pepper_file"},
+    "asterisk": {"config_dir", "cli_command", "trunk_registration"},
+    "web": {"listen_port", "base_url", "trusted_proxies", "secret_key"},
+}
 
 
 def _get(values: dict, section: str, key: str, kind: type, default: object = None) -> object:
@@ -156,13 +173,55 @@ def _number(key: str, value: str) -> str:
     return value
 
 
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise SiteError(f"{value!r}: only strings, numbers, booleans and lists go in [settings]")
+
+
+def render_settings(sections: dict[str, dict[str, object]]) -> str:
+    """TOML tables, in the order given (the standard library reads TOML but does not write it)."""
+    return "".join(
+        f"\n[{name}]\n" + "".join(f"{key} = {_toml_value(value)}\n" for key, value in table.items())
+        for name, table in sections.items()
+        if table
+    )
+
+
+def _settings(values: dict) -> dict[str, dict[str, object]]:
+    """[settings.<section>]: checked by the application's own rules (ranges, orderings) now, so
+    that a wrong one is refused before anything changes, not by serve after the upgrade."""
+    tables = values.get("settings", {})
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise SiteError("[settings] holds tables only: [settings.retention], [settings.pin]...")
+    for section, table in tables.items():
+        managed = MANAGED_SETTINGS.get(section, set())
+        for key in table:
+            if managed is None or key in managed:
+                raise SiteError(f"settings.{section}.{key} is written by the installer from the values above")
+    with tempfile.NamedTemporaryFile("w", suffix=".toml") as probe:
+        probe.write(render_settings(tables))
+        probe.flush()
+        try:
+            config.load_settings(Path(probe.name), environ={})
+        except config.ConfigError as exc:
+            raise SiteError(f"settings: {exc}".replace("\n", " ").replace(probe.name + ": ", "")) from None
+    return tables
+
+
 def parse_site(text: str) -> Site:
     """The site's values, checked; SiteError names the first wrong one."""
     try:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SiteError(f"not valid TOML: {exc}") from None
-    known = {"sip", "trunk", "numbers", "options", "web", "advanced"}
+    known = {"sip", "trunk", "numbers", "options", "web", "advanced", "settings"}
     for section in values:
         if section not in known:
             raise SiteError(f"unknown section [{section}]")
@@ -194,6 +253,7 @@ def parse_site(text: str) -> Site:
         metrics_port=_port("advanced.metrics_port", _get(values, "advanced", "metrics_port", int, 9465)),
         web_base_url=_get(values, "web", "base_url", str, ""),
         web_port=_port("advanced.web_port", _get(values, "advanced", "web_port", int, 8070)),
+        settings=_settings(values),
     )
     if site.number_range and (len(site.number_range) != 2 or not site.centre):
         raise SiteError("numbers.range is [first, last], with numbers.centre naming the centre whose pool it is")
@@ -429,51 +489,46 @@ class Installer:
         cli = "asterisk" if self.host_asterisk() else f"chroot {root} asterisk"
         base_url = site.web_base_url or f"https://{site.public_address}"
 
-        def database(role: str) -> str:
-            url = f"postgresql+psycopg2://{role}:{passwords[role]}@127.0.0.1:{site.database_port}/{DATABASE}"
-            return f'[database]\nurl = "{url}"\n'
+        def database(role: str) -> dict[str, object]:
+            return {"url": f"postgresql+psycopg2://{role}:{passwords[role]}@127.0.0.1:{site.database_port}/{DATABASE}"}
 
         header = f"# Written by deploy/install from {SITE_FILE}: edit that file and run the installer again.\n"
-        ari = f"""
-[ari]
-url = "http://{site.ari_address}:{site.ari_port}"
-username = "{ARI_USER}"
-password = "{ari_password}"
-"""
-        common = f"""
-[access]
-access_number = "{site.access_number}"
-selftest_number = "{site.selftest_number}"
+        ari = {"url": f"http://{site.ari_address}:{site.ari_port}", "username": ARI_USER, "password": ari_password}
+        web = {"listen_port": site.web_port, "base_url": base_url, "trusted_proxies": 1}
 
-[media]
-playback_dir = "{root}/run/reconnect-pbx-play"
-asterisk_playback_dir = "/run/reconnect-pbx-play"
+        def settings_file(role: str, *, with_ari: bool, with_web: dict[str, object] | None) -> str:
+            sections: dict[str, dict[str, object]] = {"database": database(role)}
+            if with_ari:
+                sections["ari"] = ari
+            sections |= {
+                "access": {"access_number": site.access_number, "selftest_number": site.selftest_number},
+                "media": {"playback_dir": f"{root}/run/reconnect-pbx-play", "asterisk_playback_dir": "/run/reconnect-pbx-play"},
+                "metrics": {"listen_port": site.metrics_port},
+                "pin": {"pepper_file": f"{ETC}/pin-pepper"},
+                "asterisk": {
+                    "config_dir": f"{root}/etc/asterisk",
+                    "cli_command": cli,
+                    "trunk_registration": "trunk" if site.trunk_registration else "",
+                },
+            }
+            if with_web is not None:
+                sections["web"] = with_web
+            # The site's own settings join the same tables (TOML allows a table once); the ones
+            # the installer writes were refused when site.toml was read.
+            for name, table in site.settings.items():
+                if name == "web" and with_web is None:
+                    continue  # the web application's settings, in its file and the operators'
+                sections[name] = {**sections.get(name, {}), **table}
+            return header + render_settings(sections)
 
-[metrics]
-listen_port = {site.metrics_port}
-
-[pin]
-pepper_file = "{ETC}/pin-pepper"
-
-[asterisk]
-config_dir = "{root}/etc/asterisk"
-cli_command = "{cli}"
-trunk_registration = "{'trunk' if site.trunk_registration else ''}"
-"""
-        web = f"""
-[web]
-listen_port = {site.web_port}
-base_url = "{base_url}"
-trusted_proxies = 1
-"""
         # The operators' (root's CLI, db upgrade, purge, doctor): the database owner.
-        operators = header + database(DATABASE) + ari + common + web
+        operators = settings_file(DATABASE, with_ari=True, with_web=web)
         self.write_file(ETC / "reconnect-pbx.conf", operators, 0o600, "root", "root")
         # serve's: its role cannot rewrite the audit log nor read staff accounts.
-        serve = header + database(SERVE_ROLE) + ari + common
+        serve = settings_file(SERVE_ROLE, with_ari=True, with_web=None)
         self.write_file(ETC / "serve.conf", serve, 0o600, SERVICE_USER, SERVICE_USER, "serve")
         # The web application's: its role reads no stored audio; no ARI password.
-        web_conf = header + database(WEB_ROLE) + common + web + f'secret_key = "{web_secret_key}"\n'
+        web_conf = settings_file(WEB_ROLE, with_ari=False, with_web={**web, "secret_key": web_secret_key})
         self.write_file(ETC / "web.conf", web_conf, 0o600, WEB_USER, WEB_USER, "web")
         values = {
             "SIP_ADDRESS": site.public_address,

@@ -129,6 +129,9 @@ def site_values(address: str, carrier: str, trunk_password: str, ports: dict[str
         (r'^media = .*$', f'media = ["{carrier}"]'),
         (r'^firewall = .*$', "firewall = true"),
         (r'^fail2ban = .*$', "fail2ban = true"),
+        # An application setting of the site's own: the installer writes it into every file.
+        (r'^# \[settings.retention\]$', "[settings.retention]"),
+        (r'^# call_record_retention_days = .*$', "call_record_retention_days = 180"),
         (r'^# \[advanced\]$', "[advanced]"),
         (r'^# ari_address = .*$', f'ari_address = "{address}"'),
         (r'^# database_port = .*$', f"database_port = {ports['database']}"),
@@ -316,6 +319,13 @@ def test_each_user_reads_its_own_settings_file_only_and_secrets_are_root_only(ho
     for user, other in (("reconnect-pbx", "web.conf"), ("reconnect-pbx-web", "serve.conf")):
         assert not reads(user, other) and not reads(user, "reconnect-pbx.conf") and not reads(user, "ari-password")
     assert "ari" not in [line.strip("[]") for line in host.path("/etc/reconnect-pbx/web.conf").read_text().splitlines()]
+
+
+def test_the_sites_own_settings_are_in_every_settings_file(host: Host) -> None:
+    # [settings.retention] of site.toml: kept there, so the upgrades below keep it too.
+    for name in ("reconnect-pbx.conf", "serve.conf", "web.conf"):
+        text = host.path(f"/etc/reconnect-pbx/{name}").read_text()
+        assert "\n[retention]\ncall_record_retention_days = 180\n" in text, name
 
 
 def test_serve_and_the_web_application_log_in_as_their_own_roles_which_cannot_rewrite_the_audit_log(host: Host) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,25 @@ def test_the_installer_imports_only_the_standard_library_and_the_chroot_helpers(
     names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     names |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert names - {"reconnect_pbx", "__future__"} <= set(sys.stdlib_module_names)
+
+
+def test_the_sites_own_settings_are_checked_by_the_applications_rules() -> None:
+    site = installer.parse_site(filled() + "\n[settings.retention]\naudit_retention_days = 400\n[settings.pin]\nlength = 6\n")
+    assert site.settings == {"retention": {"audit_retention_days": 400}, "pin": {"length": 6}}
+    for extra, message in [
+        ("[settings.pin]\nlength = 3\n", "pin.length"),
+        ("[settings.pin]\ncolour = 1\n", "unknown setting pin.colour"),
+        ("[settings.nope]\nx = 1\n", "unknown section [nope]"),
+        ("[settings.pin]\npepper_file = '/tmp/p'\n", "settings.pin.pepper_file is written by the installer"),
+        ("[settings.database]\nurl = 'postgresql://x'\n", "settings.database.url is written by the installer"),
+        ("[settings]\nretention = 3\n", "[settings] holds tables only"),
+    ]:
+        with pytest.raises(installer.SiteError) as raised:
+            installer.parse_site(filled() + "\n" + extra)
+        assert message in str(raised.value) and "\n" not in str(raised.value), extra
+
+
+def test_settings_are_written_as_toml_that_reads_back() -> None:
+    sections = {"retention": {"audit_retention_days": 400}, "web": {"base_url": 'https://a.example/"q"', "trusted_proxies": 1},
+                "x": {"flag": True, "ratio": 0.5, "hours": [8, 21]}, "empty": {}}
+    assert tomllib.loads(installer.render_settings(sections)) == {k: v for k, v in sections.items() if v}
