@@ -1,6 +1,6 @@
 """What one ARI REST request costs Asterisk and the application, by password form and transport.
 
-    nice .venv/bin/python bench/ari_auth.py [--requests 1000] [--rounds 2] [--octet 50]
+    nice .venv/bin/python bench/ari_auth.py [--requests 1000] [--rounds 2] [--octet 44]
 
 Starts a sandbox of its own (carrier 127.0.0.<octet>, pbx next) whose ari.conf gets, besides the
 application's user, one user per form of the same password (for this measurement only), and
@@ -10,7 +10,9 @@ as each user:
 - over HTTP with basic auth: Asterisk checks the password of every request against ari.conf;
 - over the event websocket (ARI's REST over WebSocket, Asterisk 20.14 / 21.9 / 22.4 and later),
   which one might expect to be authenticated once, when it opens: Asterisk 22 checks the
-  credentials of the upgrade request again for every request sent over it.
+  credentials of the upgrade request again for every request sent over it;
+- then through the application's own client (``AriClient``, the sandbox's ARI user), over HTTP
+  and over the websocket (``rest_over_websocket``).
 
 Prints, per request, Asterisk's CPU (utime + stime of its process, all threads) and this
 process's (the client side: aiohttp or websockets, and JSON), then the wall time of a request.
@@ -37,6 +39,7 @@ import aiohttp  # noqa: E402
 from websockets.asyncio.client import connect as ws_connect  # noqa: E402
 
 from loadbench.measure import process_cpu_ms  # noqa: E402
+from reconnect_pbx.ari import AriClient  # noqa: E402
 from reconnect_pbx.sandbox import Sandbox  # noqa: E402
 from reconnect_pbx.sandbox.chroot import asterisk_root  # noqa: E402
 from reconnect_pbx.sandbox.template import crypt_password  # noqa: E402
@@ -131,6 +134,21 @@ async def main_async(args: argparse.Namespace) -> int:
                     await measure(pbx.pid, f"websocket, {user}", n, lambda: websocket_requests(websocket, n))
         for websocket in sockets.values():
             await websocket.close()
+        # The application's own client, as serve uses it: a request that may go over the websocket.
+        for over_websocket in (False, True, False, True):
+            client = AriClient(url, pbx.ari_user, pbx.ari_password, APP, rest_over_websocket=over_websocket)
+            running = asyncio.create_task(client.run())
+            await client.wait_connected(10)
+            await client.set_global_variable("BENCH", "0")
+
+            async def set_variables(client: AriClient = client) -> None:
+                for i in range(n):
+                    await client.set_global_variable("BENCH", str(i))
+
+            label = "AriClient, " + ("websocket" if over_websocket else "HTTP")
+            await measure(pbx.pid, label, n, set_variables)
+            await client.close()
+            running.cancel()
     finally:
         sandbox.stop()
     return 0
@@ -140,7 +158,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--octet", type=int, default=50, help="sandbox slot: carrier 127.0.0.<octet>, pbx next")
+    parser.add_argument("--octet", type=int, default=44, help="sandbox slot: carrier 127.0.0.<octet>, pbx next")
     return asyncio.run(main_async(parser.parse_args()))
 
 
