@@ -49,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="perf record the pbx's Asterisk during every phase (asterisk.perf.data in the work dir)")
     parser.add_argument("--serve-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for serve (e.g. RECONNECT_LOGGING_LEVEL=WARNING), repeatable")
+    parser.add_argument("--serve-nice", type=int, default=0, metavar="DELTA",
+                        help="added to serve's niceness (e.g. -5: ahead of Asterisk, as Nice= in its systemd unit)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     return parser.parse_args(argv)
@@ -71,6 +73,7 @@ async def main_async(args: argparse.Namespace) -> int:
         perf_asterisk=args.perf_asterisk,
         observe=not args.no_observer,
         serve_env=dict(item.split("=", 1) for item in args.serve_env),
+        serve_nice=args.serve_nice,
         targets=tuple(t for t in args.targets.split(",") if t in ("app", "native")),
     )
     with pg.available_server() as server:

@@ -9,8 +9,8 @@
 #   --values FILE  KEY=VALUE lines, one per placeholder (blank lines and # comments allowed). It
 #                  holds the ARI and trunk passwords: keep it root-only (chmod 600). A password
 #                  left at the example's "change-me", or shorter than 16 (ARI) or 12 (trunk)
-#                  characters, is refused. ari.conf gets the ARI password as a SHA-512 crypt
-#                  (password_format = crypt), never the password itself.
+#                  characters, is refused. ari.conf gets the ARI password as a crypt(3) hash
+#                  (sha1crypt, password_format = crypt), never the password itself.
 #   --ip-auth      the carrier recognises us by our address: leave pjsip.conf's outbound
 #                  registration out (REGISTRATION_INITIAL_DELAY is then not needed).
 #   --sounds DIR   also install the prompts (sounds/fr, sounds/en) as DIR/std/<lang>/<name>.wav;
@@ -80,25 +80,26 @@ done
 
 # Placeholders a file holds as a crypt(3) hash of the value (reconnect_pbx/sandbox/template.py,
 # CRYPTED): Asterisk checks the password against it, and a read of the file does not give it away.
-# 1000 rounds, the least SHA-512 crypt allows: Asterisk crypts the password of every ARI request
-# again, and the password is random (openssl rand -hex 24), so more rounds would buy nothing.
+# sha1crypt at 16 rounds, made by template.py with the system's libcrypt: Asterisk crypts the
+# password of every ARI request again (SHA-512 crypt cost it 0.55 ms a request), and the password
+# is random (openssl rand -hex 24), so rounds would buy nothing.
 crypt_password() {
-    printf '%s\n' "$1" | openssl passwd -6 -salt "rounds=1000\$$2" -stdin
+    printf '%s\n' "$1" | python3 "$repo/reconnect_pbx/sandbox/template.py" ${2:+"$2"}
 }
 declare -A crypted=()
 if [ -n "${values[ARI_PASSWORD]+set}" ]; then
-    command -v openssl >/dev/null || die "openssl is needed to crypt the ARI password (apt-get install openssl)"
-    crypted[ARI_PASSWORD]="$(crypt_password "${values[ARI_PASSWORD]}" "$(openssl rand -hex 8)")"
+    command -v python3 >/dev/null || die "python3 is needed to crypt the ARI password (apt-get install python3)"
+    crypted[ARI_PASSWORD]="$(crypt_password "${values[ARI_PASSWORD]}")" || die "cannot crypt the ARI password"
     # Run again with the same password: the installed crypt is kept (same salt), so that an
-    # unchanged installation leaves ari.conf unchanged (deploy/install restarts on changes).
+    # unchanged installation leaves ari.conf unchanged (deploy/install restarts on changes). An
+    # older SHA-512 crypt ($6$) is replaced by sha1crypt.
     current_crypt=""
     if [ -f "$target/ari.conf" ]; then
-        current_crypt="$(sed -n 's/^password = \(\$6\$rounds=1000\$[^$]*\$.*\)$/\1/p' "$target/ari.conf" | head -1)"
+        current_crypt="$(sed -n 's/^password = \(\$sha1\$[0-9]*\$[^$]*\$.*\)$/\1/p' "$target/ari.conf" | head -1)"
     fi
-    if [ -n "$current_crypt" ]; then
-        salt="${current_crypt#\$6\$rounds=1000\$}"
-        salt="${salt%%\$*}"
-        [ "$(crypt_password "${values[ARI_PASSWORD]}" "$salt")" != "$current_crypt" ] || crypted[ARI_PASSWORD]="$current_crypt"
+    if [ -n "$current_crypt" ] \
+        && [ "$(crypt_password "${values[ARI_PASSWORD]}" "$current_crypt")" = "$current_crypt" ]; then
+        crypted[ARI_PASSWORD]="$current_crypt"
     fi
 fi
 

@@ -64,6 +64,9 @@ class AriSettings:
     reconnect_initial_seconds: float = 0.5
     reconnect_max_seconds: float = 10.0
     request_timeout_seconds: float = 10.0
+    # Send the requests that need no channel's thread (play, record, hang up...) over the event
+    # websocket rather than HTTP: less CPU per request (reconnect_pbx/ari/client.py).
+    rest_over_websocket: bool = True
 
 
 @dataclass(frozen=True)

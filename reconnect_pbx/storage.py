@@ -13,6 +13,7 @@ import wave
 from typing import Protocol
 
 from sqlalchemy import delete, insert, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .models import AudioBlob
@@ -53,6 +54,8 @@ class PostgresAudioStore:
         ).scalar_one()
 
     def get(self, session: Session, audio_id: int) -> bytes | None:
+        if session.get_bind().dialect.driver == "psycopg2":
+            return _copy_out(session, audio_id)
         return session.scalar(select(AudioBlob.data).where(AudioBlob.id == audio_id))
 
     def delete(self, session: Session, audio_id: int) -> None:
@@ -88,6 +91,45 @@ def _copy_in(session: Session, data: bytes, content_type: str, sha256: str) -> i
     finally:
         cursor.close()
     return audio_id
+
+
+def _copy_out(session: Session, audio_id: int) -> bytes | None:
+    """One blob's bytes by a binary COPY, in the session's transaction; None if there is no such blob.
+
+    A ``SELECT`` of a ``bytea`` comes back as hex text that PostgreSQL writes and psycopg2 parses:
+    for a 20-s message (320 kB), 1.9 ms of our CPU and 1.6 ms of PostgreSQL's. Every playback of
+    stored audio fetches it (media.PlaybackFiles) (docs/benchmarks.md)."""
+    out = io.BytesIO()
+    statement = f"COPY (SELECT data FROM audio_blobs WHERE id = {int(audio_id)}) TO STDOUT (FORMAT binary)"
+    connection = session.connection()
+    dialect = connection.dialect
+    cursor = connection.connection.cursor()
+    try:
+        cursor.copy_expert(statement, out)
+    except dialect.loaded_dbapi.Error as exc:
+        # The first statement of its transaction, on the driver's cursor: raised as SQLAlchemy
+        # would, so that a connection PostgreSQL closed while pooled is invalidated and retried
+        # (db.run_in_transaction) and a server that is down reads as unavailable.
+        lost = dialect.is_disconnect(exc, connection.connection, cursor)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            statement, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+        ) from exc
+    finally:
+        cursor.close()
+    raw = out.getbuffer()
+    # Header (signature, flags, extension length), then per row a field count and each field as
+    # its length (-1: NULL) and bytes; the trailer is a field count of -1.
+    offset = len(_COPY_HEADER)
+    (fields,) = struct.unpack_from("!h", raw, offset)
+    if fields != 1:
+        return None
+    (length,) = struct.unpack_from("!i", raw, offset + 2)
+    if length < 0:
+        return None
+    start = offset + 6
+    return bytes(raw[start : start + length])
 
 
 def wav_duration_ms(data: bytes) -> int:

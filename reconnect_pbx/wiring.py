@@ -64,6 +64,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         request_timeout=settings.ari.request_timeout_seconds,
         reconnect_initial=settings.ari.reconnect_initial_seconds,
         reconnect_max=settings.ari.reconnect_max_seconds,
+        rest_over_websocket=settings.ari.rest_over_websocket,
         # No flow waits for these, and they are most of what Asterisk sends about a call
         # (a prompt list sends PlaybackStarted and PlaybackContinuing for each file). A deposit
         # call then brings 6 events instead of ~42 (bench/load.py prints them per call).

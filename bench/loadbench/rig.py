@@ -103,6 +103,8 @@ class ServeProcess:
     log_path: Path
     prompt_set: str = "short"
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Added to the niceness serve inherits (negative needs root): every thread of it gets it.
+    nice: int = 0
     process: subprocess.Popen[bytes] | None = None
     # Another serve (a test session's) may hold the default metrics port.
     metrics_port: int = field(default_factory=free_port)
@@ -125,7 +127,10 @@ class ServeProcess:
             **self.extra_env,
         }
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([CLI, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [CLI, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

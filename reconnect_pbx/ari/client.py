@@ -7,19 +7,29 @@ lost connection. REST errors become our own exception types (``errors.py``); a 4
 
 REST goes through aiohttp rather than httpx: a request costs about a quarter of the CPU (0.19 vs
 0.7 ms measured against Asterisk here), and a call makes eight or more (bench/README.md).
+
+Requests that Asterisk carries out without waiting for the channel's own thread (play, record,
+hang up, stop a playback, delete a recording...) can go over the event websocket instead
+(``rest_over_websocket``; ARI's REST over WebSocket, Asterisk 20.14 / 21.9 / 22.4 and later),
+which costs the application less than an HTTP request. Asterisk reads that websocket on one
+thread and runs its requests one after the other, so a request that waits for a channel's thread
+(answer, variables, bridges) stays on HTTP, whose connections it serves in parallel: one slow
+channel must not hold up every other call's set-up. Files (a recording's audio) come over HTTP
+only. Either way Asterisk checks the credentials on every request (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import logging
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 import websockets
@@ -53,6 +63,7 @@ class AriClient:
         reconnect_max: float = 10.0,
         subscribe_all: bool = False,
         ignored_events: Iterable[str] = (),
+        rest_over_websocket: bool = False,
     ) -> None:
         self.url = url.rstrip("/")
         self.app = app
@@ -72,9 +83,14 @@ class AriClient:
         self._on_connected: list[ConnectionHook] = []
         self._on_disconnected: list[ConnectionHook] = []
         self._hook_tasks: set[asyncio.Task[None]] = set()
+        self._rest_over_websocket = rest_over_websocket
+        # Requests sent over the websocket, by request id, until their RESTResponse arrives.
+        self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._request_ids = itertools.count(1)
         self.reconnections = 0
         # What this application costs Asterisk: exposed by ``serve``'s metrics, read by the bench.
         self.requests_sent = 0
+        self.requests_over_websocket = 0
         self.events_received: Counter[str] = Counter()
 
     # -- connection ----------------------------------------------------------------------------
@@ -129,6 +145,7 @@ class AriClient:
                 self._connected.clear()
                 self._websocket = None
                 self.events.fail_all_waiters()
+                self._fail_replies()
                 if was_connected and not self._closing:
                     self._run_hooks(self._on_disconnected)
             if self._closing:
@@ -140,8 +157,12 @@ class AriClient:
     async def _read(self, websocket: Any) -> None:
         async for raw in websocket:
             try:
-                event = Event.from_json(json.loads(raw))
-            except (ValueError, TypeError):
+                data = json.loads(raw)
+                if data.get("type") == "RESTResponse":
+                    self._reply_arrived(data)
+                    continue
+                event = Event.from_json(data)
+            except (ValueError, TypeError, AttributeError):
                 log.warning("ignoring a malformed ARI event")
                 continue
             self.events_received[event.type] += 1
@@ -188,6 +209,7 @@ class AriClient:
             "PUT",
             f"/applications/{quote(self.app)}/eventFilter",
             body={"disallowed": [{"type": event_type} for event_type in sorted(self.events.ignored)]},
+            websocket=True,
         )
 
     def _events_url(self) -> str:
@@ -216,36 +238,24 @@ class AriClient:
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         channel_id: str | None = None,
+        websocket: bool = False,
     ) -> Any:
-        """One REST call. ``channel_id`` marks a channel operation: its 404 means the caller left."""
+        """One REST call. ``channel_id`` marks a channel operation: its 404 means the caller left.
+        ``websocket``: Asterisk answers it without waiting for a channel's thread, so it may go
+        over the event websocket (when ``rest_over_websocket`` is on and the websocket is up)."""
         clean_params = {k: _param(v) for k, v in (params or {}).items() if v is not None}
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers={"Authorization": self._basic_auth()},
-                timeout=aiohttp.ClientTimeout(total=self._request_timeout),
-                # Shorter than Asterisk's own keep-alive (15 s): never reuse a connection it is
-                # closing. Well under Asterisk's HTTP session limit (http.conf sessionlimit, 100),
-                # which the websockets count against too: past it, Asterisk drops the connection
-                # (seen at 500 simultaneous calls with 100 here); requests beyond 32 wait their turn.
-                connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=5),
-            )
         self.requests_sent += 1
-        try:
-            async with self._session.request(
-                method, self.url + "/ari" + path, params=clean_params, json=body
-            ) as response:
-                status = response.status
-                content = await response.read()
-                content_type = response.headers.get("Content-Type", "")
-                reason = response.reason or ""
-        except asyncio.TimeoutError as exc:
-            raise AriConnectionError(f"{method} {path}: Asterisk did not answer in time") from exc
-        except aiohttp.ClientError as exc:
-            raise AriConnectionError(f"{method} {path}: {exc}") from exc
+        events = self._websocket if websocket and self._rest_over_websocket and self._connected.is_set() else None
+        reply = None
+        if events is not None:
+            reply = await self._request_over_websocket(events, method, path, clean_params, body)
+        if reply is None:  # not sent over the websocket (off, down, or closing as we sent)
+            reply = await self._request_over_http(method, path, clean_params, body)
+        status, reason, content, is_json = reply
         if status < 300:
             if not content:
                 return None
-            if content_type.startswith("application/json"):
+            if is_json:
                 return json.loads(content)
             return content
         message = _error_message(content, reason)
@@ -258,6 +268,77 @@ class AriClient:
                 raise ChannelGone(method, path, 409, message)
             raise Conflict(method, path, 409, message)
         raise AriHttpError(method, path, status, message)
+
+    async def _request_over_http(
+        self, method: str, path: str, params: dict[str, str], body: dict[str, Any] | None
+    ) -> tuple[int, str, bytes, bool]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers={"Authorization": self._basic_auth()},
+                timeout=aiohttp.ClientTimeout(total=self._request_timeout),
+                # Shorter than Asterisk's own keep-alive (15 s): never reuse a connection it is
+                # closing. Well under Asterisk's HTTP session limit (http.conf sessionlimit, 100),
+                # which the websockets count against too: past it, Asterisk drops the connection
+                # (seen at 500 simultaneous calls with 100 here); requests beyond 32 wait their turn.
+                connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=5),
+            )
+        try:
+            async with self._session.request(method, self.url + "/ari" + path, params=params, json=body) as response:
+                content = await response.read()
+                is_json = response.headers.get("Content-Type", "").startswith("application/json")
+                return response.status, response.reason or "", content, is_json
+        except asyncio.TimeoutError as exc:
+            raise AriConnectionError(f"{method} {path}: Asterisk did not answer in time") from exc
+        except aiohttp.ClientError as exc:
+            raise AriConnectionError(f"{method} {path}: {exc}") from exc
+
+    async def _request_over_websocket(
+        self, events: Any, method: str, path: str, params: dict[str, str], body: dict[str, Any] | None
+    ) -> tuple[int, str, bytes, bool] | None:
+        """The reply; None when the websocket closed before the request could be sent (it never
+        reached Asterisk: HTTP may carry it)."""
+        request_id = str(next(self._request_ids))
+        message: dict[str, Any] = {"type": "RESTRequest", "request_id": request_id, "method": method}
+        uri = path.lstrip("/")
+        if params:
+            uri += "?" + urlencode(params, quote_via=quote)
+        message["uri"] = uri
+        if body is not None:
+            message["content_type"] = "application/json"
+            message["message_body"] = json.dumps(body)
+        reply = asyncio.get_running_loop().create_future()
+        self._replies[request_id] = reply
+        try:
+            try:
+                await events.send(json.dumps(message))
+            except websockets.exceptions.ConnectionClosed:
+                return None
+            response = await asyncio.wait_for(reply, self._request_timeout)
+        except asyncio.TimeoutError as exc:
+            raise AriConnectionError(f"{method} {path}: Asterisk did not answer in time") from exc
+        finally:
+            self._replies.pop(request_id, None)
+        self.requests_over_websocket += 1
+        content = response.get("message_body") or ""
+        return (
+            int(response.get("status_code", 500)),
+            str(response.get("reason_phrase", "")),
+            content.encode() if isinstance(content, str) else json.dumps(content).encode(),
+            bool(content),
+        )
+
+    def _reply_arrived(self, response: dict[str, Any]) -> None:
+        reply = self._replies.get(str(response.get("request_id", "")))
+        if reply is not None and not reply.done():
+            reply.set_result(response)
+
+    def _fail_replies(self) -> None:
+        """The websocket dropped: the requests in flight will get no reply (whether Asterisk ran
+        them is unknown, as for an HTTP request whose connection drops)."""
+        for reply in self._replies.values():
+            if not reply.done():
+                reply.set_exception(AriConnectionError("event websocket dropped before Asterisk replied"))
+        self._replies.clear()
 
     # asterisk / applications
     async def asterisk_info(self) -> dict[str, Any]:
@@ -286,7 +367,11 @@ class AriClient:
         """Hang up; a channel already gone is not an error."""
         try:
             await self.request(
-                "DELETE", f"/channels/{channel_id}", params={"reason": reason}, channel_id=channel_id
+                "DELETE",
+                f"/channels/{channel_id}",
+                params={"reason": reason},
+                channel_id=channel_id,
+                websocket=True,
             )
         except ChannelGone:
             pass
@@ -326,16 +411,19 @@ class AriClient:
             f"/channels/{channel_id}/play/{playback_id}",
             params={"media": list(media), "lang": language},
             channel_id=channel_id,
+            websocket=True,
         )
 
     async def stop_playback(self, playback_id: str) -> None:
         try:
-            await self.request("DELETE", f"/playbacks/{playback_id}")
+            await self.request("DELETE", f"/playbacks/{playback_id}", websocket=True)
         except NotFound:
             pass  # already finished
 
     async def control_playback(self, playback_id: str, operation: str) -> None:
-        await self.request("POST", f"/playbacks/{playback_id}/control", params={"operation": operation})
+        await self.request(
+            "POST", f"/playbacks/{playback_id}/control", params={"operation": operation}, websocket=True
+        )
 
     async def record(
         self,
@@ -362,6 +450,7 @@ class AriClient:
                 "ifExists": if_exists,
             },
             channel_id=channel_id,
+            websocket=True,
         )
 
     async def originate(
@@ -428,7 +517,7 @@ class AriClient:
     # recordings
     async def stop_recording(self, name: str) -> None:
         try:
-            await self.request("POST", f"/recordings/live/{_name(name)}/stop")
+            await self.request("POST", f"/recordings/live/{_name(name)}/stop", websocket=True)
         except NotFound:
             pass
 
@@ -436,7 +525,7 @@ class AriClient:
         return await self.request("GET", f"/recordings/live/{_name(name)}")
 
     async def set_global_variable(self, name: str, value: str) -> None:
-        await self.request("POST", "/asterisk/variable", params={"variable": name, "value": value})
+        await self.request("POST", "/asterisk/variable", params={"variable": name, "value": value}, websocket=True)
 
     async def stored_recordings(self) -> list[dict[str, Any]]:
         return await self.request("GET", "/recordings/stored")
@@ -449,7 +538,7 @@ class AriClient:
 
     async def delete_stored_recording(self, name: str) -> None:
         try:
-            await self.request("DELETE", f"/recordings/stored/{_name(name)}")
+            await self.request("DELETE", f"/recordings/stored/{_name(name)}", websocket=True)
         except NotFound:
             pass
 

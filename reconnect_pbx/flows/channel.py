@@ -175,6 +175,7 @@ class CallChannel:
                         f"/channels/{self.id}/play/{playback_id}",
                         params={"media": list(media), "skipms": skip_ms},
                         channel_id=self.id,
+                        websocket=True,
                     )
                 )
             else:

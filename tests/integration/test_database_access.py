@@ -46,6 +46,13 @@ def test_audio_stored_by_copy_reads_back_byte_for_byte(factory: sessionmaker[Ses
         assert session.get(AudioBlob, second).content_type == "audio/x-test"
 
 
+def test_audio_read_by_copy_is_none_when_absent_and_empty_when_empty(factory: sessionmaker[Session]) -> None:
+    store = PostgresAudioStore()
+    empty = run_in_transaction(factory, store.put, b"")
+    assert run_in_transaction(factory, store.get, empty) == b""
+    assert run_in_transaction(factory, store.get, empty + 1000) is None
+
+
 def test_audio_copied_in_a_transaction_that_fails_is_not_kept(factory: sessionmaker[Session]) -> None:
     store = PostgresAudioStore()
 
@@ -91,6 +98,24 @@ def test_a_connection_closed_by_the_server_is_retried_once(
     assert run_in_transaction(factory, backend) != backend_pids[0]
     # The first attempt failed on its first statement, before SELECT pg_backend_pid() returned.
     assert len(backend_pids) == 2
+
+
+def test_audio_read_on_a_connection_closed_by_the_server_is_retried_once(
+    engine: Engine, factory: sessionmaker[Session], fresh_database_url: str
+) -> None:
+    # Reading audio is the first statement of its transaction (a playback), by COPY on the
+    # driver's own cursor: a stale pooled connection must be retried as for any statement.
+    store = PostgresAudioStore()
+    audio_id = run_in_transaction(factory, store.put, b"RIFF" + os.urandom(1000))
+    _terminate_pooled_connections(engine, fresh_database_url)
+    attempts = []
+
+    def get(session: Session) -> bytes | None:
+        attempts.append(1)
+        return store.get(session, audio_id)
+
+    assert run_in_transaction(factory, get).startswith(b"RIFF")
+    assert len(attempts) == 2
 
 
 def test_a_query_that_fails_is_not_retried(factory: sessionmaker[Session]) -> None:
