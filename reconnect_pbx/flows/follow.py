@@ -519,6 +519,6 @@ async def _listen(ctx: FlowContext, leg: OutgoingLeg) -> None:
             leg.far_id, "TIMEOUT(absolute)", str(leg.grant.allowed_seconds + ctx.settings.callback.hangup_grace_seconds)
         )
         leg.far.clear_keys()
-        await access.login_from_greeting(ctx, leg.far, target)
+        await access.login_from_greeting(ctx, leg.far, target, carrying_call_id=leg.grant.call_id)
     except (CallerHungUp, ChannelGone):
         pass

@@ -478,3 +478,48 @@ async def test_an_alert_left_by_a_dead_process_is_placed_after_the_restart(
     far = await phone_rings(carrier, mobile, since, timeout=30)
     await far.reject("busy")
     assert await wait_alert_state(session_factory, person, "failed") == [("failed", 2, 1)]
+
+
+async def test_the_person_calls_back_from_an_alert_call_within_the_limits(
+    running_app, carrier, observer, person, session_factory
+):
+    # The alert leg may last max_call_seconds from its answer: room for the login and a callback.
+    with running_app.reconfigured(callback_max_call_seconds="40"):
+        mobile = give_phone(session_factory, person, follow=False, alerts=True)
+        caller = new_caller()
+        since = carrier.mark()
+        await leave_message(carrier, observer, person.national, caller)
+        far = await phone_rings(carrier, mobile, since, timeout=30)
+        await far.answer()
+        leg = await observer.call_from(person.number, timeout=10)
+        await press(far, "1")
+        async with asyncio.timeout(15):
+            while "enter-pin" not in media_names(leg.media):
+                await asyncio.sleep(0.05)
+        await far.carrier.post(f"/channels/{far.channel}/dtmf", dtmf=person.pin + "#", duration=100, between=100)
+        async with asyncio.timeout(20):
+            while "audio" not in media_names(leg.media):
+                await asyncio.sleep(0.05)
+        since = carrier.mark()
+        await press(far, "2")  # call back the caller of this message
+        back = await phone_rings(carrier, "+33" + caller[1:], since)
+        assert await back.variable("CALLERID(num)") == person.number
+        await back.answer()
+        async with asyncio.timeout(15):
+            while not (calls := follow_records(session_factory, person, "callback")) or calls[-1].answered_at is None:
+                await asyncio.sleep(0.1)
+        assert "call-already-in-progress" not in media_names(leg.media)
+        # Both legs at once: the alert is still in progress beside the callback.
+        alert_call = follow_records(session_factory, person, "alert")[-1]
+        assert alert_call.ended_at is None and alert_call.answered_at is not None
+        await back.hang_up()
+        callback_call = await wait_follow_ended(session_factory, person, "callback")
+        assert callback_call.outcome == "completed"
+        async with asyncio.timeout(15):
+            while "call-ended" not in media_names(leg.media):
+                await asyncio.sleep(0.05)
+        await far.hang_up()
+        alert_call = await wait_follow_ended(session_factory, person, "alert")
+        assert alert_call.outcome == "completed"
+        assert alert_call.billable_seconds >= callback_call.billable_seconds
+        assert await wait_alert_state(session_factory, person, "answered") == [("answered", 1, 1)]
