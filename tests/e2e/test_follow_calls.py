@@ -146,6 +146,34 @@ async def test_answered_and_1_connects_the_caller_and_the_person_and_stores_noth
     assert observed.media == []
 
 
+async def test_a_followed_call_warns_the_person_then_is_cut_at_the_limit(
+    running_app, carrier, observer, person, session_factory
+):
+    mobile = give_phone(session_factory, person)
+    caller = new_caller()
+    since = carrier.mark()
+    call = await call_person(carrier, person, caller)
+    far = await phone_rings(carrier, mobile, since)
+    await far.answer()
+    leg = await observer.call_from("+33" + caller[1:])
+    async with asyncio.timeout(10):
+        while "follow-press-1" not in media_names(leg.media):
+            await asyncio.sleep(0.05)
+    await press(far, "1")
+    await call.wait_answered(timeout=15)
+    # max_call_seconds 10, the warning 3 s before the cut (app_process.CALLBACK_TEST_LIMITS).
+    await far.wait_gone(timeout=30)
+    record = await wait_follow_ended(session_factory, person)
+    assert record.outcome == "cut"
+    heard = media_names(leg.media)
+    assert heard[heard.index("follow-press-1") + 1:] == ["call-limit-warning"], heard
+    # The caller heard nothing of ours, the warning neither.
+    observed = await observer.call_from(caller)
+    await asyncio.wait_for(observed.ended.wait(), 15)
+    assert observed.media == []
+    assert messages(session_factory, person) == []
+
+
 async def test_answered_without_a_key_gives_the_caller_the_greeting_and_the_message_is_stored(
     running_app, carrier, observer, person, session_factory
 ):
