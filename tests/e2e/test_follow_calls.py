@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from reconnect_pbx.models import CallDirection, CallRecord, CurrentPhone, PendingAlert
+from reconnect_pbx.models import AuditEvent, CallDirection, CallRecord, CurrentPhone, PendingAlert
 from reconnect_pbx.services import current_phone
 from reconnect_pbx.config import CallbackSettings
 
@@ -419,6 +419,32 @@ async def test_the_person_sets_their_phone_from_the_menu_and_a_confirmation_call
     await call.press("2")
     await call.until("follow-is-off")
     assert phone_of(session_factory, person).follow is False
+    await call.hang_up()
+
+
+async def test_the_person_switches_alerts_with_4_in_the_phone_menu_which_its_help_says(
+    running_app, carrier, observer, person, session_factory
+):
+    give_phone(session_factory, person, alerts=False)
+    call = await access_helpers.log_in(carrier, observer, person)
+    await call.press("6")
+    await call.until("phone-menu")
+    await call.press("*")
+    assert (await call.until("phone-menu"))[-3:] == ["phone-help", "help", "phone-menu"]
+    await call.press("4")
+    await call.until("alerts-are-on")
+    assert phone_of(session_factory, person).alerts is True
+    await call.until("phone-menu")
+    await call.press("4")
+    await call.until("alerts-are-off")
+    assert phone_of(session_factory, person).alerts is False
+    with session_factory() as session:
+        events = session.execute(
+            select(AuditEvent.action, AuditEvent.actor)
+            .where(AuditEvent.beneficiary_id == person.id, AuditEvent.action.like("phone.alerts-%"))
+            .order_by(AuditEvent.id)
+        ).all()
+    assert [tuple(e) for e in events] == [("phone.alerts-on", "person"), ("phone.alerts-off", "person")]
     await call.hang_up()
 
 
