@@ -2,6 +2,7 @@
 
     nice .venv/bin/python bench/load.py --calls 50,200,500 [--scenario deposit|mixed]
         [--rate CPS] [--prompt-set short|std] [--json FILE] [--markdown FILE]
+    nice .venv/bin/python bench/load.py --calls 10,30 --scenario follow [--ring-seconds 5]
 
 For each N it places N simultaneous calls with SIPp (as the carrier, into the pbx of a sandbox of
 its own), first into the application (``reconnect-pbx serve``), then the same calls into Asterisk's
@@ -23,14 +24,17 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 import pg  # noqa: E402  (tests/pg.py)
 
+from loadbench import follow  # noqa: E402
 from loadbench.run import Bench, BenchConfig, markdown, save_json, summary  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", default="50,200,500", help="comma-separated N (simultaneous calls)")
-    parser.add_argument("--scenario", choices=("deposit", "mixed"), default="deposit",
-                        help="mixed: 20%% of the calls log in and listen to a message")
+    parser.add_argument("--scenario", choices=("deposit", "mixed", "follow"), default="deposit",
+                        help="mixed: 20%% of the calls log in and listen to a message;"
+                        " follow: each deposit first rings the person's phone, which never answers (loadbench/follow.py)")
+    parser.add_argument("--ring-seconds", type=int, default=5, help="follow: how long the phone rings")
     parser.add_argument("--rate", type=float, default=None, help="calls per second (default N/5)")
     parser.add_argument("--speech-seconds", type=float, default=10.0)
     parser.add_argument("--prompt-set", default="short", choices=("short", "std"))
@@ -75,6 +79,7 @@ async def main_async(args: argparse.Namespace) -> int:
         serve_env=dict(item.split("=", 1) for item in args.serve_env),
         serve_nice=args.serve_nice,
         targets=tuple(t for t in args.targets.split(",") if t in ("app", "native")),
+        ring_seconds=args.ring_seconds,
     )
     with pg.available_server() as server:
         bench = Bench(config, server)
@@ -87,6 +92,8 @@ async def main_async(args: argparse.Namespace) -> int:
     table = markdown(results, bench.machine, config)
     if config.repeat > 1 or len(config.targets) > 1:
         table += "\n" + summary(results)
+    if config.scenario == follow.SCENARIO:
+        table += "\n" + follow.table(results, config.ring_seconds)
     print()
     print(table)
     if args.markdown:

@@ -478,10 +478,20 @@ _SENTENCES: dict[str, Prompt] = {
         "Calls to your personal number go straight to your voicemail.",
     ),
     "phone-menu": Prompt(
-        "Pour enregistrer un nouveau téléphone, tapez 1. Pour que les appels y sonnent ou non, "
-        "tapez 2. Pour l'effacer, tapez 3. Pour revenir au menu principal, tapez 0.",
-        "To record a new phone, press 1. To have calls ring it or not, press 2. To remove it, press 3. "
-        "To go back to the main menu, press 0.",
+        "Pour un nouveau téléphone, tapez 1, pour qu'il sonne ou non, tapez 2, pour l'effacer, tapez 3.",
+        "For a new phone, press 1, to have it ring or not, press 2, to remove it, press 3.",
+    ),
+    "phone-help": Prompt(
+        "Pour être appelé ou non à chaque nouveau message, tapez 4.",
+        "To get a call or not for each new message, press 4.",
+    ),
+    "alerts-are-on": Prompt(
+        "Chaque nouveau message vous sera signalé par un appel sur ce téléphone.",
+        "Each new message will be announced by a call to this phone.",
+    ),
+    "alerts-are-off": Prompt(
+        "Les nouveaux messages ne vous seront plus signalés par un appel.",
+        "New messages will no longer be announced by a call.",
     ),
     "enter-phone-number": Prompt(
         "Veuillez composer le numéro de votre téléphone, un portable ou un fixe en France.",

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -66,10 +67,12 @@ def free_port(address: str = "127.0.0.1") -> int:
 
 
 def start_bench_sandbox(
-    octet: int, name: str, mailboxes: int, owner_pid: int | None = None, *, work: Path, native_format: str = "wav"
+    octet: int, name: str, mailboxes: int, owner_pid: int | None = None, *, work: Path, native_format: str = "wav",
+    customise: Callable[[Sandbox], None] | None = None,
 ) -> Sandbox:
     """The sandbox of the harness, its pbx with ``mailboxes`` native voicemail boxes added, which
-    store their messages in ``native_format`` (voicemail.conf's ``format``)."""
+    store their messages in ``native_format`` (voicemail.conf's ``format``). ``customise``: a
+    scenario's own additions, before the start (loadbench/follow.py)."""
     sandbox = Sandbox.create(name, octet, asterisk_root(), owner_pid=owner_pid)
     pbx = sandbox.pbx
     voicemail_conf = work / "voicemail.conf"
@@ -85,6 +88,8 @@ def start_bench_sandbox(
         "modules.conf": ["load = app_voicemail.so"],
         "voicemail.conf": [f"{NATIVE_FIRST + i} => {NATIVE_PIN},Bench {i}" for i in range(mailboxes)],
     }
+    if customise is not None:
+        customise(sandbox)
     sandbox.start()
     return sandbox
 

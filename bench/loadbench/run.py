@@ -29,7 +29,7 @@ import psycopg2
 
 from reconnect_pbx.sandbox import Sandbox
 
-from . import audio
+from . import audio, follow
 from .measure import ChannelPoller, PbxObserver, PostgresWatch, percentile, process_cpu_ms, process_cpu_split_ms, _dsn
 from .rig import (
     APP_FIRST,
@@ -90,6 +90,8 @@ class BenchConfig:
     # PostgreSQL publishes an idle backend's counters after 10 s: the wait before reading them
     # (the smoke test, which only checks that figures print, waits less).
     stats_wait: float = 11.0
+    # Scenario "follow" (loadbench/follow.py): how long the phone that never answers rings.
+    ring_seconds: int = 5
 
     def rate_for(self, n: int) -> float:
         return self.rate or max(2.0, n / 5)
@@ -200,14 +202,21 @@ class Bench:
         self.message_wav = (self.work / "message.wav").read_bytes()
         self.database_url = _create_database(self.server_url)
         await asyncio.to_thread(prepare_database, self.database_url, self.people, self.listened, self.message_wav)
+        customise, serve_env = None, dict(config.serve_env)
+        if config.scenario == follow.SCENARIO:
+            await asyncio.to_thread(follow.give_phones, self.database_url)
+            customise = functools.partial(
+                follow.customise_sandbox, work=self.work, boxes=self.people, ring_seconds=config.ring_seconds
+            )
+            serve_env = {**follow.serve_env(biggest, config.ring_seconds), **serve_env}
         self.sandbox = await asyncio.to_thread(
             functools.partial(
                 start_bench_sandbox, config.octet, config.sandbox_name, self.people, config.owner_pid,
-                work=self.work, native_format=config.native_format,
+                work=self.work, native_format=config.native_format, customise=customise,
             )
         )
         self.serve = ServeProcess(self.sandbox, self.database_url, self.work / "serve.log",
-                                  prompt_set=config.prompt_set, extra_env=config.serve_env,
+                                  prompt_set=config.prompt_set, extra_env=serve_env,
                                   nice=config.serve_nice)
         await asyncio.to_thread(self.serve.start)
         pbx = self.sandbox.pbx
@@ -266,6 +275,8 @@ class Bench:
             audio.write_keys_pcap(run_dir / "login.pcap", APP_LOGIN_KEYS if target == "app" else NATIVE_LOGIN_KEYS,
                                   LOGIN_CALL_MS / 1000 + 4)
         first = APP_FIRST if target == "app" else NATIVE_FIRST
+        if target == "native" and config.scenario == follow.SCENARIO:
+            first = follow.NATIVE_FOLLOW_FIRST  # FollowMe(), then the same VoiceMail() boxes
         first_login = APP_FIRST if target == "app" else NATIVE_LOGIN_FIRST
         phase_tag = len(self.results) * 10_000  # unique callers across the run
         runs = [

@@ -101,10 +101,15 @@ async def run(ctx: FlowContext, channel: CallChannel, args: list[str]) -> None:
     await call.run(call.start)
 
 
-async def login_from_greeting(ctx: FlowContext, channel: CallChannel, target: voicemail.MailboxTarget) -> None:
+async def login_from_greeting(
+    ctx: FlowContext, channel: CallChannel, target: voicemail.MailboxTarget, *, carrying_call_id: int | None = None
+) -> None:
     """``*`` during the greeting of ``target``'s number: the PIN only (called by
-    ``deposit.DepositCall.login``)."""
-    call = AccessCall(ctx=ctx, channel=channel, target=target, language=Language(target.language).value)
+    ``deposit.DepositCall.login``; and by an alert call, ``carrying_call_id`` its call record)."""
+    call = AccessCall(
+        ctx=ctx, channel=channel, target=target, language=Language(target.language).value,
+        carrying_call_id=carrying_call_id,
+    )  # fmt: skip
     await call.run(call.ask_pin)
 
 

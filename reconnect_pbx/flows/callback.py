@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -105,9 +106,11 @@ async def call_out(
     language: str,
     destination: str | None,
     is_callback: bool,
+    carrying_call_id: int | None = None,
 ) -> None:
     """Place the outbound call (``destination``: E.164 for a callback, typed digits otherwise;
-    None for a withheld caller), bridge it, and return when it ends."""
+    None for a withheld caller), bridge it, and return when it ends. ``carrying_call_id``: the
+    person's channel is itself one of our outgoing calls (an alert call): ``outbound.begin_call``."""
     if not is_callback and (destination is None or destination.strip() in CANCELLED_ENTRIES):
         return
     call = OutboundCall(
@@ -118,6 +121,7 @@ async def call_out(
         language=language,
         destination=destination,
         is_callback=is_callback,
+        carrying_call_id=carrying_call_id,
     )
     step: Step = call.check_destination
     try:
@@ -141,6 +145,7 @@ class OutboundCall:
     language: str
     destination: str | None = field(repr=False)
     is_callback: bool
+    carrying_call_id: int | None = None
     decision: Decision | None = None
     grant: outbound.CallGrant | None = None
     far_id: str = field(default_factory=lambda: f"{ID_PREFIX}{uuid.uuid4().hex}")
@@ -222,6 +227,7 @@ class OutboundCall:
                     channel_id=self.far_id,
                     rules=self.rules,
                     now=_now(),
+                    carrying_call_id=self.carrying_call_id,
                 )
             )
         except outbound.CallNotAllowed as refused:
@@ -511,7 +517,17 @@ class OutboundCall:
             value = "0"  # none before: none after
         await self._op(self.client.set_variable(self.channel.id, "TIMEOUT(absolute)", value))
 
+    def _within_person_timeout(self, seconds: int) -> int:
+        """Never lengthen the person's own cut: a callback placed from an alert call must not
+        outlive the alert leg's grant."""
+        if not self.person_timeout:  # not read yet, or no cut of its own
+            return seconds
+        left = self.person_timeout - (asyncio.get_running_loop().time() - self.person_timeout_read_at)
+        return max(1, min(seconds, math.floor(left)))
+
     async def _set_timeout(self, channel_id: str, seconds: int, *, far: bool = False) -> None:
+        if not far:
+            seconds = self._within_person_timeout(seconds)
         try:
             await self.client.set_variable(channel_id, "TIMEOUT(absolute)", str(seconds))
         except ChannelGone:

@@ -21,7 +21,8 @@ Follow (``FollowCall``; each state does its work and returns the next, None: not
           ─ no 1 within follow.accept_seconds (a voicemail, a pocket) ─> greeting
           │ 1
     converse: the caller is answered and bridged with the phone until either hangs up or the
-              callback cut (max_call_seconds, quota, budget)
+              callback cut (max_call_seconds, quota, budget); the phone hears "one minute left"
+              ``callback.warning_seconds`` before it
 
 The caller hears nothing of the attempt but ringback. A caller who hangs up while the phone rings
 ends everything: the leg is hung up, nothing is stored. Whatever happens, ``clean_up`` hangs up the
@@ -279,6 +280,7 @@ class FollowCall:
     timeout_set: bool = False
     bridge_id: str | None = None
     ended_at: datetime | None = None
+    warning_playback: str | None = None
 
     @property
     def settings(self):
@@ -375,13 +377,19 @@ class FollowCall:
                 raise
         loop = asyncio.get_running_loop()
         cut_at = loop.time() + allowed
+        # As callbacks: the person (whose minutes these are) is warned before the cut.
+        warn_at = max(loop.time(), cut_at - rules.warning_seconds) if rules.warning_seconds else None
         reconnections = self.client.reconnections
         while loop.time() < cut_at:
-            await watch.first_of(watch.far_gone, watch.person_gone, timeout=min(cut_at - loop.time(), POLL_SECONDS))
+            wake = cut_at if warn_at is None else min(cut_at, warn_at)
+            await watch.first_of(watch.far_gone, watch.person_gone, timeout=min(wake - loop.time(), POLL_SECONDS))
             if watch.person_gone.is_set() or watch.far_gone.is_set():
                 self.ended_at = watch.ended_at or _now()
                 log.info("channel %s: the followed call ended", self.channel.id)
                 return None
+            if warn_at is not None and loop.time() >= warn_at:
+                warn_at = None
+                await self._warn()
             if not self.client.connected or self.client.reconnections != reconnections:
                 await watch.poll()  # events may have been lost: ask Asterisk
         self.ended_at = _now()
@@ -389,7 +397,21 @@ class FollowCall:
         log.info("channel %s: the followed call was cut after %d s", self.channel.id, allowed)
         return None
 
+    async def _warn(self) -> None:
+        """"One minute left" on the person's phone, over the conversation (the caller does not hear it)."""
+        self.warning_playback = f"{ID_PREFIX}warning-{uuid.uuid4().hex}"
+        try:
+            media = [self.ctx.prompt("call-limit-warning", self.target.language.value)]
+            await self.client.play(self.leg.far_id, media, self.warning_playback)
+            log.info("channel %s: one-minute warning played on the phone", self.channel.id)
+        except ChannelGone:
+            self.leg.watch.far_gone.set()
+        except AriError as exc:
+            log.warning("channel %s: could not play the warning: %s", self.channel.id, exc)
+
     async def clean_up(self) -> None:
+        if self.warning_playback is not None:
+            await _guard(self.client.stop_playback(self.warning_playback), self.channel.id)
         if self.bridge_id is not None:
             bridge_id, self.bridge_id = self.bridge_id, None
             await _guard(destroy_bridge(self.client, bridge_id), self.channel.id)
@@ -519,6 +541,6 @@ async def _listen(ctx: FlowContext, leg: OutgoingLeg) -> None:
             leg.far_id, "TIMEOUT(absolute)", str(leg.grant.allowed_seconds + ctx.settings.callback.hangup_grace_seconds)
         )
         leg.far.clear_keys()
-        await access.login_from_greeting(ctx, leg.far, target)
+        await access.login_from_greeting(ctx, leg.far, target, carrying_call_id=leg.grant.call_id)
     except (CallerHungUp, ChannelGone):
         pass

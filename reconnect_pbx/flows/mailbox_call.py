@@ -41,6 +41,9 @@ class MailboxCall:
     account: access.Account | None = None
     # Messages deleted during this call and the state each had: restorable until the call ends.
     deleted: dict[int, MessageState] = field(default_factory=dict)
+    # The outgoing call record of the leg this call runs on (an alert call to the person's phone):
+    # a callback from it is not refused as a second call in progress (``outbound.begin_call``).
+    carrying_call_id: int | None = None
 
     # -- the menus the sub-menus step back to (``AccessCall``) ---------------------------------
 
@@ -125,6 +128,7 @@ class MailboxCall:
             language=self.language,
             destination=destination,
             is_callback=is_callback,
+            carrying_call_id=self.carrying_call_id,
         )
         self.channel.clear_keys()
 

@@ -3,7 +3,8 @@
 Says the current state ("your current phone is 06 ..., not confirmed yet; calls ring it first"),
 then: 1 record a new phone (typed, then ``#``; the same destination policy as ``phone set``, a
 refused number says why and nothing is written; a confirmation call follows), 2 follow on/off,
-3 remove it, 0 back to the main menu. Every change is audited with the actor ``person`` and
+3 remove it; in its help only (``*``, flows/menus.py: a menu says few choices), 4 new-message
+alerts on/off; 0 the main menu, as everywhere (the key map). Every change is audited with the actor ``person`` and
 logged as a warning, as staff's are (``services/current_phone.py``).
 """
 
@@ -19,7 +20,7 @@ from ..services import current_phone
 from ..services.errors import Conflict, NotFound
 from .channel import DTMF_KEYS
 from .mailbox_call import MailboxCall, Step
-from .menus import CANCELLED, collect_digits
+from .menus import CANCELLED, KEY_MAP_PROMPT, collect_digits
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,20 @@ class PhoneMenu:
 
     async def menu(self) -> Step:
         state = await self.call.ctx.db(current_phone.phone_state, self.person_id)
-        key = await self.call.menu_choice(self.call.media("phone-menu"), "1230*", intro=self.state_media(state))
+        return await self._choose(self.state_media(state))
+
+    async def help(self) -> Step:
+        """The choice the menu leaves out (4, alerts), the key map, then the menu again."""
+        return await self._choose(self.call.media("phone-help", KEY_MAP_PROMPT))
+
+    async def _choose(self, intro: list[str]) -> Step:
+        key = await self.call.menu_choice(self.call.media("phone-menu"), "12340*", intro=intro)
         if key is None:
             return self.call.silence_goodbye()
-        return {"1": self.set_phone, "2": self.toggle_follow, "3": self.clear, "*": self.menu, "0": self.call.menu}[key]
+        return {
+            "1": self.set_phone, "2": self.toggle_follow, "3": self.clear, "4": self.toggle_alerts,
+            "*": self.help, "0": self.call.menu,
+        }[key]  # fmt: skip
 
     def state_media(self, state: current_phone.PhoneState | None) -> list[str]:
         if state is None:
@@ -98,6 +109,21 @@ class PhoneMenu:
             "off" if state.follow else "on", self.person_id, self.call.channel.id,
         )  # fmt: skip
         await self.call.say("follow-is-off" if state.follow else "follow-is-on", interrupt=DTMF_KEYS)
+        return self.menu
+
+    async def toggle_alerts(self) -> Step:
+        state = await self.call.ctx.db(current_phone.phone_state, self.person_id)
+        if state is None:
+            await self.call.say("phone-none", interrupt=DTMF_KEYS)
+            return self.menu
+        await self.call.ctx.db(
+            partial(current_phone.set_alerts, actor=current_phone.PERSON_ACTOR), self.person_id, not state.alerts
+        )
+        log.warning(
+            "alerts %s for person %s by the person (channel %s)",
+            "off" if state.alerts else "on", self.person_id, self.call.channel.id,
+        )  # fmt: skip
+        await self.call.say("alerts-are-off" if state.alerts else "alerts-are-on", interrupt=DTMF_KEYS)
         return self.menu
 
     async def clear(self) -> Step:

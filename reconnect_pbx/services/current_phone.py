@@ -91,6 +91,7 @@ class PhoneState:
     e164: str
     confirmed: bool
     follow: bool
+    alerts: bool
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def phone_state(session: Session, beneficiary_id: int) -> PhoneState | None:
     phone = session.get(CurrentPhone, beneficiary_id)
     if phone is None:
         return None
-    return PhoneState(phone.e164, phone.confirmed_at is not None, phone.follow)
+    return PhoneState(phone.e164, phone.confirmed_at is not None, phone.follow, phone.alerts)
 
 
 def phone_to_ring(session: Session, beneficiary_id: int) -> PhoneToRing | None:

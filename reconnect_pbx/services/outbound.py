@@ -226,23 +226,40 @@ def begin_call(
     rules: CallbackSettings,
     now: datetime,
     flow: str = FLOW,
+    carrying_call_id: int | None = None,
 ) -> CallGrant:
     """Check every limit and record the call as in progress, atomically. ``channel_id`` is the id
     the outbound channel will get; ``flow``: ``callback``, or ``follow`` and ``phone-confirm``
-    (flows/follow.py), which obey the same limits. Raises ``CallNotAllowed``."""
+    (flows/follow.py), which obey the same limits. Raises ``CallNotAllowed``.
+
+    ``carrying_call_id``: the person's own outgoing call this one is placed from (a callback from
+    inside an alert call). It is not "another call in progress" for the one-at-a-time rule, but it
+    still holds a trunk line and its reserve of the daily budget, the seconds it has run are taken
+    from the month left, and, both legs being billed together from now on, the new call may last
+    half of what is left."""
     if not decision.allowed:
         raise ValueError("begin_call needs an allowed destination")
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOUND_LOCK})
     if is_suspended(session, beneficiary_id):
         raise CallNotAllowed(LimitReason.SUSPENDED, "outgoing calls are suspended for this person")
     in_progress = _in_progress()
-    mine = session.scalar(select(func.count()).where(in_progress, CallRecord.beneficiary_id == beneficiary_id))
+    carrying = _carrying_call(session, carrying_call_id, beneficiary_id)
+    mine = session.scalar(
+        select(func.count()).where(
+            in_progress,
+            CallRecord.beneficiary_id == beneficiary_id,
+            CallRecord.id != (carrying.id if carrying is not None else -1),
+        )
+    )
     if mine:
         raise CallNotAllowed(LimitReason.IN_CALL, "this person has an outgoing call in progress")
     everybody = session.scalar(select(func.count()).where(in_progress)) or 0
     if everybody >= rules.max_simultaneous_calls:
         raise CallNotAllowed(LimitReason.TRUNK_FULL, f"{everybody} outgoing calls in progress")
     month_left = monthly_seconds_left(session, beneficiary_id, rules=rules, now=now)
+    if carrying is not None:
+        # Its seconds are billed only when it ends: count them now, and its time to come.
+        month_left = (month_left - _seconds_between(carrying.answered_at, now)) // 2
     if month_left <= 0:
         raise CallNotAllowed(LimitReason.QUOTA, "no minutes left this month")
     day_used = _billed_since(session, _day_start(now)) + everybody * rules.max_call_seconds
@@ -265,6 +282,17 @@ def begin_call(
     session.add(record)
     session.flush()
     return CallGrant(record.id, allowed)
+
+
+def _carrying_call(session: Session, call_id: int | None, beneficiary_id: int) -> CallRecord | None:
+    """The call in progress a new call is placed from; None when there is none or it is not the
+    person's own (then it counts as any other call in progress)."""
+    if call_id is None:
+        return None
+    record = session.get(CallRecord, call_id)
+    if record is None or record.beneficiary_id != beneficiary_id or record.outcome != IN_PROGRESS or record.ended_at:
+        return None
+    return record
 
 
 def mark_answered(session: Session, call_id: int, at: datetime) -> None:

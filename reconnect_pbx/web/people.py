@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -11,9 +13,12 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from reconnect_pbx.models import BeneficiaryStatus, Language, MessageState
-from reconnect_pbx.services import cards, outbound, people, scope, staff
+from reconnect_pbx.services import cards, current_phone, outbound, people, scope, staff
+from reconnect_pbx.services.destination_policy import masked
 from reconnect_pbx.services.errors import Conflict, InvalidInput, PoolExhausted
 from reconnect_pbx.web.common import account, now, settings, transaction
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("people", __name__)
 
@@ -39,6 +44,14 @@ class EnrolForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button: only the CSRF token."""
+
+
+class PhoneForm(FlaskForm):
+    # "phone", not "number": the page's facts already have an element "number".
+    phone = StringField(
+        _l("Nouveau téléphone (portable ou fixe français)"),
+        validators=[DataRequired(_l("Indiquez le numéro du téléphone.")), Length(max=32)],
+    )
 
 
 class CloseForm(FlaskForm):
@@ -119,6 +132,7 @@ def show(person_id: int):  # type: ignore[no-untyped-def]
         calls_suspended = outbound.is_suspended(db, person.id)
         # Dates only: never the callers' numbers (third parties' data), never the audio.
         messages = people.messages_of(db, person)
+        phone = _phone_facts(current_phone.get_phone(db, person.id))
     latest = {
         state.value: max((m.received_at for m in messages if m.state == state), default=None)
         for state in (MessageState.NEW, MessageState.SAVED)
@@ -135,6 +149,8 @@ def show(person_id: int):  # type: ignore[no-untyped-def]
         latest=latest,
         shown=pin,
         action=ActionForm(),
+        phone=phone,
+        phone_form=PhoneForm(formdata=None),
         closed=found.status == BeneficiaryStatus.CLOSED,
         suspended=found.status == BeneficiaryStatus.SUSPENDED,
     )
@@ -194,6 +210,126 @@ def calls_resume(person_id: int):  # type: ignore[no-untyped-def]
         lambda db, p, actor: outbound.resume_outbound(db, p.id, actor=actor),
         _("Appels sortants de nouveau autorisés."),
     )
+
+
+# -- the current phone (services/current_phone.py) ----------------------------------------------
+
+
+def _phone_facts(phone) -> dict | None:  # type: ignore[no-untyped-def]
+    """What the page says of the current phone: the number masked as in the audit log (where calls
+    go is the classic voicemail-fraud target: staff see that one is set and its first digits, the
+    person knows the rest)."""
+    if phone is None:
+        return None
+    return {
+        "number": masked(phone.e164),
+        "confirmed_at": phone.confirmed_at,
+        "outcome": phone.confirmation_outcome,
+        "follow": phone.follow,
+        "alerts": phone.alerts,
+    }
+
+
+@bp.route("/people/<int:person_id>/phone", methods=["POST"])
+@login_required
+def phone_set(person_id: int):  # type: ignore[no-untyped-def]
+    form = PhoneForm()
+    valid = form.validate_on_submit()
+    if "csrf_token" in form.errors:
+        abort(400)
+    with transaction() as db:
+        scope.person(db, account(db), person_id)  # another centre's person: 404 before anything
+    if not valid:
+        flash(_("Téléphone non enregistré : indiquez le numéro."), "error")
+        return redirect(url_for("people.show", person_id=person_id))
+    try:
+        with transaction() as db:
+            me = account(db)
+            person = scope.person(db, me, person_id, lock=True)
+            actor = staff.actor_of(me)
+            phone = current_phone.set_phone(
+                db, person.id, form.phone.data, actor=actor, rules=settings().callback, now=now()
+            )
+            number = phone.e164
+    except current_phone.PhoneRefused as refused:
+        flash(_("Téléphone refusé : %(reason)s", reason=_refusal_text(refused)), "error")
+        return redirect(url_for("people.show", person_id=person_id))
+    except Conflict as exc:
+        flash(_("Action impossible : %(reason)s", reason=str(exc)), "error")
+        return redirect(url_for("people.show", person_id=person_id))
+    # Where calls go changed: the classic voicemail-fraud step, so always a warning (as the CLI).
+    log.warning("current phone of person %s set to %s by %s", person_id, masked(number), actor)
+    flash(_("Téléphone enregistré. Un appel de confirmation part maintenant : la personne tape 1."), "success")
+    return redirect(url_for("people.show", person_id=person_id))
+
+
+def _refusal_text(refused: current_phone.PhoneRefused) -> str:
+    category = refused.decision.category.value
+    return {
+        "premium": _("les numéros surtaxés sont refusés"),
+        "shared-cost": _("les numéros spéciaux sont refusés"),
+        "short": _("les numéros courts sont refusés"),
+        "emergency": _("les numéros d'urgence et sociaux sont refusés"),
+        "overseas": _("les numéros d'outre-mer sont refusés (portables et fixes de métropole seulement)"),
+        "international": _("les numéros étrangers sont refusés (portables et fixes français seulement)"),
+        "free": _("les numéros verts (0800) sont refusés"),
+    }.get(category, _("ce n'est pas un numéro de portable ou de fixe français valable, ou c'est un numéro du service"))
+
+
+def _phone_act(person_id: int, work, done: str, what: str):  # type: ignore[no-untyped-def]
+    """An action on the current phone: as ``_act``, and a warning in the log (as the CLI)."""
+
+    def guarded(db, person, actor):  # type: ignore[no-untyped-def]
+        if current_phone.get_phone(db, person.id) is None:
+            raise Conflict(_("la personne n'a pas de téléphone actuel"))
+        work(db, person, actor)
+        return actor
+
+    def logged(actor: str) -> None:
+        log.warning("%s for person %s by %s", what, person_id, actor)
+
+    return _act(person_id, guarded, done, logged)
+
+
+@bp.route("/people/<int:person_id>/phone/clear", methods=["POST"])
+@login_required
+def phone_clear(person_id: int):  # type: ignore[no-untyped-def]
+    return _phone_act(
+        person_id,
+        lambda db, p, actor: current_phone.clear_phone(db, p.id, actor=actor),
+        _("Téléphone oublié : les appels vont au répondeur."),
+        "current phone cleared",
+    )
+
+
+def _switch(person_id: int, setter, on: bool, name: str, done: str):  # type: ignore[no-untyped-def]
+    return _phone_act(
+        person_id, lambda db, p, actor: setter(db, p.id, on, actor=actor), done, f"{name} {'on' if on else 'off'}"
+    )
+
+
+@bp.route("/people/<int:person_id>/phone/follow-on", methods=["POST"])
+@login_required
+def follow_on(person_id: int):  # type: ignore[no-untyped-def]
+    return _switch(person_id, current_phone.set_follow, True, "follow", _("Le téléphone sonne d'abord."))
+
+
+@bp.route("/people/<int:person_id>/phone/follow-off", methods=["POST"])
+@login_required
+def follow_off(person_id: int):  # type: ignore[no-untyped-def]
+    return _switch(person_id, current_phone.set_follow, False, "follow", _("Les appels vont droit au répondeur."))
+
+
+@bp.route("/people/<int:person_id>/phone/alerts-on", methods=["POST"])
+@login_required
+def alerts_on(person_id: int):  # type: ignore[no-untyped-def]
+    return _switch(person_id, current_phone.set_alerts, True, "alerts", _("Alertes de nouveau message activées."))
+
+
+@bp.route("/people/<int:person_id>/phone/alerts-off", methods=["POST"])
+@login_required
+def alerts_off(person_id: int):  # type: ignore[no-untyped-def]
+    return _switch(person_id, current_phone.set_alerts, False, "alerts", _("Alertes de nouveau message coupées."))
 
 
 @bp.route("/people/<int:person_id>/close", methods=["GET", "POST"])

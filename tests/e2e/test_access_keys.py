@@ -42,6 +42,18 @@ async def typing_a_number_to_call(call):
     await call.press("01")
 
 
+async def in_the_phone_menu(call):
+    await call.press("6")
+    await call.until("phone-menu")
+
+
+async def typing_a_phone_number(call):
+    await in_the_phone_menu(call)
+    await call.press("1")
+    await call.until("enter-phone-number")
+    await call.press("06")
+
+
 async def typing_a_new_pin(call):
     await call.press("4")
     await call.until("enter-new-pin")
@@ -60,6 +72,9 @@ KEY_MAP = [
     # The first message: its help has no "previous".
     (in_the_message_menu, "*", ["message-help", "help", *LAST_MESSAGE_MENU]),
     (in_the_message_menu, "#", ["no-more-messages", *ONE_SAVED, *MAIN_MENU]),
+    (in_the_phone_menu, "0", MAIN_MENU),
+    (in_the_phone_menu, "*", ["phone-help", "help", "phone-menu"]),
+    (typing_a_phone_number, "*", ["entry-cancelled", "phone-none", "phone-menu"]),
     (typing_a_number_to_call, "*", ["entry-cancelled", *MAIN_MENU]),
     (typing_a_new_pin, "*", ["entry-cancelled", *MAIN_MENU]),
 ]

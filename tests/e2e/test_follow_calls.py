@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from reconnect_pbx.models import CallDirection, CallRecord, CurrentPhone, PendingAlert
+from reconnect_pbx.models import AuditEvent, CallDirection, CallRecord, CurrentPhone, PendingAlert
 from reconnect_pbx.services import current_phone
 from reconnect_pbx.config import CallbackSettings
 
@@ -144,6 +144,34 @@ async def test_answered_and_1_connects_the_caller_and_the_person_and_stores_noth
     assert messages(session_factory, person) == []
     # The caller heard nothing of ours: no greeting, no prompt.
     assert observed.media == []
+
+
+async def test_a_followed_call_warns_the_person_then_is_cut_at_the_limit(
+    running_app, carrier, observer, person, session_factory
+):
+    mobile = give_phone(session_factory, person)
+    caller = new_caller()
+    since = carrier.mark()
+    call = await call_person(carrier, person, caller)
+    far = await phone_rings(carrier, mobile, since)
+    await far.answer()
+    leg = await observer.call_from("+33" + caller[1:])
+    async with asyncio.timeout(10):
+        while "follow-press-1" not in media_names(leg.media):
+            await asyncio.sleep(0.05)
+    await press(far, "1")
+    await call.wait_answered(timeout=15)
+    # max_call_seconds 10, the warning 3 s before the cut (app_process.CALLBACK_TEST_LIMITS).
+    await far.wait_gone(timeout=30)
+    record = await wait_follow_ended(session_factory, person)
+    assert record.outcome == "cut"
+    heard = media_names(leg.media)
+    assert heard[heard.index("follow-press-1") + 1:] == ["call-limit-warning"], heard
+    # The caller heard nothing of ours, the warning neither.
+    observed = await observer.call_from(caller)
+    await asyncio.wait_for(observed.ended.wait(), 15)
+    assert observed.media == []
+    assert messages(session_factory, person) == []
 
 
 async def test_answered_without_a_key_gives_the_caller_the_greeting_and_the_message_is_stored(
@@ -394,6 +422,32 @@ async def test_the_person_sets_their_phone_from_the_menu_and_a_confirmation_call
     await call.hang_up()
 
 
+async def test_the_person_switches_alerts_with_4_in_the_phone_menu_which_its_help_says(
+    running_app, carrier, observer, person, session_factory
+):
+    give_phone(session_factory, person, alerts=False)
+    call = await access_helpers.log_in(carrier, observer, person)
+    await call.press("6")
+    await call.until("phone-menu")
+    await call.press("*")
+    assert (await call.until("phone-menu"))[-3:] == ["phone-help", "help", "phone-menu"]
+    await call.press("4")
+    await call.until("alerts-are-on")
+    assert phone_of(session_factory, person).alerts is True
+    await call.until("phone-menu")
+    await call.press("4")
+    await call.until("alerts-are-off")
+    assert phone_of(session_factory, person).alerts is False
+    with session_factory() as session:
+        events = session.execute(
+            select(AuditEvent.action, AuditEvent.actor)
+            .where(AuditEvent.beneficiary_id == person.id, AuditEvent.action.like("phone.alerts-%"))
+            .order_by(AuditEvent.id)
+        ).all()
+    assert [tuple(e) for e in events] == [("phone.alerts-on", "person"), ("phone.alerts-off", "person")]
+    await call.hang_up()
+
+
 async def test_a_premium_number_typed_in_the_menu_is_refused_and_nothing_is_written(
     running_app, carrier, observer, person, session_factory
 ):
@@ -478,3 +532,48 @@ async def test_an_alert_left_by_a_dead_process_is_placed_after_the_restart(
     far = await phone_rings(carrier, mobile, since, timeout=30)
     await far.reject("busy")
     assert await wait_alert_state(session_factory, person, "failed") == [("failed", 2, 1)]
+
+
+async def test_the_person_calls_back_from_an_alert_call_within_the_limits(
+    running_app, carrier, observer, person, session_factory
+):
+    # The alert leg may last max_call_seconds from its answer: room for the login and a callback.
+    with running_app.reconfigured(callback_max_call_seconds="40"):
+        mobile = give_phone(session_factory, person, follow=False, alerts=True)
+        caller = new_caller()
+        since = carrier.mark()
+        await leave_message(carrier, observer, person.national, caller)
+        far = await phone_rings(carrier, mobile, since, timeout=30)
+        await far.answer()
+        leg = await observer.call_from(person.number, timeout=10)
+        await press(far, "1")
+        async with asyncio.timeout(15):
+            while "enter-pin" not in media_names(leg.media):
+                await asyncio.sleep(0.05)
+        await far.carrier.post(f"/channels/{far.channel}/dtmf", dtmf=person.pin + "#", duration=100, between=100)
+        async with asyncio.timeout(20):
+            while "audio" not in media_names(leg.media):
+                await asyncio.sleep(0.05)
+        since = carrier.mark()
+        await press(far, "2")  # call back the caller of this message
+        back = await phone_rings(carrier, "+33" + caller[1:], since)
+        assert await back.variable("CALLERID(num)") == person.number
+        await back.answer()
+        async with asyncio.timeout(15):
+            while not (calls := follow_records(session_factory, person, "callback")) or calls[-1].answered_at is None:
+                await asyncio.sleep(0.1)
+        assert "call-already-in-progress" not in media_names(leg.media)
+        # Both legs at once: the alert is still in progress beside the callback.
+        alert_call = follow_records(session_factory, person, "alert")[-1]
+        assert alert_call.ended_at is None and alert_call.answered_at is not None
+        await back.hang_up()
+        callback_call = await wait_follow_ended(session_factory, person, "callback")
+        assert callback_call.outcome == "completed"
+        async with asyncio.timeout(15):
+            while "call-ended" not in media_names(leg.media):
+                await asyncio.sleep(0.05)
+        await far.hang_up()
+        alert_call = await wait_follow_ended(session_factory, person, "alert")
+        assert alert_call.outcome == "completed"
+        assert alert_call.billable_seconds >= callback_call.billable_seconds
+        assert await wait_alert_state(session_factory, person, "answered") == [("answered", 1, 1)]

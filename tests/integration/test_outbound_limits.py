@@ -76,10 +76,14 @@ def fresh_factory(fresh_database_url: str) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
-def begin(factory: sessionmaker[Session], person: int, rules: CallbackSettings, now: datetime = NOW, channel: str = "far") -> outbound.CallGrant:
+def begin(
+    factory: sessionmaker[Session], person: int, rules: CallbackSettings, now: datetime = NOW, channel: str = "far",
+    carrying: int | None = None,
+) -> outbound.CallGrant:
     with transaction(factory) as session:
         return outbound.begin_call(
-            session, beneficiary_id=person, own_number=OWN, decision=LANDLINE, channel_id=channel, rules=rules, now=now
+            session, beneficiary_id=person, own_number=OWN, decision=LANDLINE, channel_id=channel, rules=rules, now=now,
+            carrying_call_id=carrying,
         )
 
 
@@ -276,6 +280,25 @@ def test_one_outgoing_call_at_a_time_even_when_two_start_at_the_same_instant(ses
     refused = [r for r in results if isinstance(r, outbound.CallNotAllowed)]
     assert len(granted) == 1 and len(refused) == 5, results
     assert {r.reason for r in refused} == {outbound.LimitReason.IN_CALL}
+
+
+def test_a_call_placed_from_the_persons_own_call_is_allowed_and_shares_the_month_left(session_factory, person_factory) -> None:
+    person, other = person_factory(), person_factory()
+    past_call(session_factory, person, NOW - timedelta(days=3), 120 * 60 - 400)
+    alert = begin(session_factory, person, CallbackSettings(), channel="alert")
+    with transaction(session_factory) as session:
+        outbound.mark_answered(session, alert.call_id, NOW)
+    later = NOW + timedelta(seconds=100)
+    # 400 s left this month, 100 s of them used by the alert so far, both legs billed from now on.
+    grant = begin(session_factory, person, CallbackSettings(), now=later, channel="back", carrying=alert.call_id)
+    assert grant.allowed_seconds == 150
+    # Still one at a time beside it, and another person's call carries nothing.
+    with pytest.raises(outbound.CallNotAllowed) as refused:
+        begin(session_factory, person, CallbackSettings(), now=later, channel="third", carrying=alert.call_id)
+    assert refused.value.reason is outbound.LimitReason.IN_CALL
+    other_call = begin(session_factory, other, CallbackSettings(), channel="other")
+    with pytest.raises(outbound.CallNotAllowed):
+        begin(session_factory, person, CallbackSettings(), channel="fourth", carrying=other_call.call_id)
 
 
 def test_the_trunk_cap_holds_when_many_people_start_calls_at_once(fresh_factory, unique_name) -> None:

@@ -52,6 +52,7 @@ def menus(language: str) -> dict[str, list[tuple[str, str]]]:
             found[f"message deleted={deleted} last={last}"] = [(name, language) for name in names]
     found["change-pin-offer"] = [("change-pin-offer", language)]
     found["confirm-quit"] = [("confirm-quit", language)]
+    found["phone"] = [("phone-menu", language)]
     return found
 
 

@@ -34,6 +34,13 @@ ROUTES = [
     ("POST", "/people/{person}/resume", 302),
     ("POST", "/people/{person}/calls-resume", 302),
     ("POST", "/people/{person}/close", 302),
+    # The current phone: without a number or a phone, refused with a message on the person's page.
+    ("POST", "/people/{person}/phone", 302),
+    ("POST", "/people/{person}/phone/clear", 302),
+    ("POST", "/people/{person}/phone/follow-on", 302),
+    ("POST", "/people/{person}/phone/follow-off", 302),
+    ("POST", "/people/{person}/phone/alerts-on", 302),
+    ("POST", "/people/{person}/phone/alerts-off", 302),
 ]
 # Routes open to everyone (their own checks are tested in test_accounts.py).
 PUBLIC = {"/login", "/logout", "/password/set", "/static/<path:filename>"}
