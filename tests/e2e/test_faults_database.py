@@ -157,6 +157,8 @@ async def test_calls_during_a_database_outage_are_answered_and_stored_when_it_re
 
 @pytest.mark.serve_errors(
     r"ERROR reconnect_pbx\.reconcile: channel \S+: message left in the spool, database unavailable",
+    # The periodic sweep may come round while PostgreSQL is down (a loaded machine: seen 2 runs in 3).
+    r"ERROR reconnect_pbx\.reconcile: spool: messages wait for the database",
     reason="PostgreSQL is stopped on purpose while the recording is taken over",
 )
 async def test_a_recording_taken_over_while_the_database_is_down_is_stored_when_it_returns(
