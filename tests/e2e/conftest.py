@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 
-from reconnect_pbx.sandbox import STASIS_APP, Sandbox, SandboxBusy, start_sandbox
+from reconnect_pbx.sandbox import STASIS_APP, Sandbox, SandboxBusy, SandboxError, start_sandbox
 
 from harness import AriApp, release_app_name
 
@@ -74,15 +74,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 def _start_first_free_sandbox() -> Sandbox:
+    """The first slot that starts. A slot that fails to start (an Asterisk that a killed session
+    left behind, with no state file, holding its addresses) is passed over; if none starts, the
+    first failure is raised."""
     deadline = time.monotonic() + BUSY_TIMEOUT
+    failures: dict[str, SandboxError] = {}
     while True:
         for name, octet in TEST_SLOTS:
+            if name in failures:
+                continue
             try:
                 return start_sandbox(octet, name=name, owner_pid=os.getpid())
             except SandboxBusy:
                 continue
+            except SandboxError as error:
+                failures[name] = error
+        if len(failures) == len(TEST_SLOTS):
+            raise next(iter(failures.values()))
         if time.monotonic() > deadline:
-            raise SandboxBusy(f"every test sandbox has been in use for {BUSY_TIMEOUT} s")
+            raise SandboxBusy(f"every test sandbox has been in use for {BUSY_TIMEOUT} s (failed to start: {failures})")
         time.sleep(1)
 
 
