@@ -19,8 +19,15 @@ setup: system-packages $(STAMP)
 system-packages:
 	@scripts/install-system-packages
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each with its own Asterisk sandbox,
+# database, `serve`, web server and browser; a test module runs whole in one of them, in order.
+# Modules go out in the order given: the end-to-end ones (the slowest: real-time calls) first,
+# the quick ones fill the end. `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 3
+PARALLEL = -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+
 test: setup
-	$(PYTEST) -q tests/unit tests/integration tests/web tests/e2e
+	$(PYTEST) -q $(PARALLEL) tests/e2e tests/web tests/integration tests/unit
 
 test-unit: $(STAMP)
 	$(PYTEST) -q tests/unit
@@ -33,18 +40,18 @@ test-web: setup
 	$(PYTEST) -q tests/web
 
 test-e2e: setup
-	$(PYTEST) -q tests/e2e
+	$(PYTEST) -q $(PARALLEL) tests/e2e
 
 # Line coverage of reconnect_pbx, per package, over unit + integration + e2e (every `serve` and CLI
 # process the tests start measures itself: tests/coverage/sitecustomize.py). No threshold.
 # A subset: `make coverage COVERAGE_TESTS="tests/unit tests/integration"`.
-COVERAGE_TESTS ?= tests/unit tests/integration tests/web tests/e2e
+COVERAGE_TESTS ?= tests/e2e tests/web tests/integration tests/unit
 COVERAGE_DATA := $(CURDIR)/.coverage-data
 coverage: setup
 	rm -rf $(COVERAGE_DATA) && mkdir -p $(COVERAGE_DATA)/saved
 	-COVERAGE_PROCESS_START=$(CURDIR)/setup.cfg COVERAGE_FILE=$(COVERAGE_DATA)/coverage \
 	COVERAGE_SAVED_DIR=$(COVERAGE_DATA)/saved PYTHONPATH=$(CURDIR)/tests/coverage \
-		$(PYTEST) -q $(COVERAGE_TESTS)
+		$(PYTEST) -q $(PARALLEL) $(COVERAGE_TESTS)
 	COVERAGE_FILE=$(COVERAGE_DATA)/coverage $(BIN)/coverage combine -q $(COVERAGE_DATA)
 	COVERAGE_FILE=$(COVERAGE_DATA)/coverage $(BIN)/coverage json -q -o $(COVERAGE_DATA)/coverage.json
 	$(BIN)/python scripts/coverage-by-package $(COVERAGE_DATA)/coverage.json

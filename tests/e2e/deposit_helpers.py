@@ -10,6 +10,7 @@ import array
 import asyncio
 import io
 import math
+import os
 import wave
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -75,9 +76,16 @@ def audio_rms(wav_bytes: bytes) -> float:
 
 
 def render_test_speech(target_dir: Path) -> None:
-    """test/speech-4s and test/speech-1s: real speech, exactly that long, 8 kHz mono."""
+    """test/speech-4s and test/speech-1s: real speech, exactly that long, 8 kHz mono.
+
+    The chroot is shared by every session running at once (parallel workers, other checkouts):
+    each file is rendered aside and renamed into place, so a carrier playing it meanwhile reads
+    the old file or the new one, never a half-written one."""
+    target_dir.mkdir(parents=True, exist_ok=True)
     for seconds, name in ((SPEECH_SECONDS, "speech-4s"), (1.0, "speech-1s")):
-        render_speech(SPEECH_TEXT, target_dir / f"{name}.wav", seconds=seconds)
+        partial = target_dir / f".{name}.{os.getpid()}.wav"
+        render_speech(SPEECH_TEXT, partial, seconds=seconds)
+        os.replace(partial, target_dir / f"{name}.wav")
 
 
 async def leave_message(

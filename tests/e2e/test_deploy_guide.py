@@ -35,8 +35,9 @@ from reconnect_pbx.sandbox.instance import (
 GUIDE = REPO_DIR / "docs/deploy.md"
 SCRIPT = REPO_DIR / "deploy/install-asterisk-config.sh"
 TEMPLATES = sorted(CONF_DIR.glob("*.conf")) + sorted(DIALPLAN_DIR.glob("*.conf"))
-# Carrier on 127.0.0.<n>, the installed pbx on <n + 1>: one pair per test sandbox slot.
-ADDRESS_OCTETS = {"test": 42, "test4": 44, "test6": 46, "test8": 48}
+# Carrier on 127.0.0.<n>, the installed pbx on <n + 1>: one pair per test sandbox slot (the
+# session's carrier octet + 40, so parallel workers and other checkouts never share a pair).
+DEPLOY_OCTET_OFFSET = 40
 TRUNK_USERNAME = "deploytest"
 # fail2ban's stock "asterisk" filter, its PJSIP line (deploy/fail2ban/reconnect-pbx.conf uses it).
 FAIL2BAN_PJSIP = re.compile(
@@ -61,6 +62,10 @@ def write_values(path: Path, values: dict[str, str]) -> Path:
     return path
 
 
+def deploy_octet(sandbox: Sandbox) -> int:
+    return int(sandbox.carrier.address.rsplit(".", 1)[1]) + DEPLOY_OCTET_OFFSET
+
+
 @dataclass
 class Deployed:
     pbx: AsteriskInstance
@@ -82,7 +87,7 @@ def _stop_leftover(instance: AsteriskInstance) -> None:
 
 @pytest.fixture(scope="module")
 def deployed(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    octet = ADDRESS_OCTETS.get(sandbox.name, 42)
+    octet = deploy_octet(sandbox)
     carrier_address, pbx_address = f"127.0.0.{octet}", f"127.0.0.{octet + 1}"
     root = sandbox.pbx.root
     base_dir = f"{INSTANCES_DIR}/{sandbox.name}-deploy"

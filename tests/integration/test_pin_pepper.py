@@ -97,6 +97,8 @@ def test_a_wrong_pin_leaves_an_old_hash_as_it_is(enrolled, session_factory) -> N
         ("short", 0o640, "fewer than 32"),
         (secrets.token_hex(32), 0o644, "readable by anyone"),
     ],
+    # Ids without the random pepper: parallel workers must collect the same test names.
+    ids=["missing", "short", "open"],
 )
 def test_a_missing_weak_or_open_pepper_file_is_refused_in_one_line(cli_process, enrolled, tmp_path, content, mode, message):
     person = enrolled()
