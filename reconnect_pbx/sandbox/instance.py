@@ -10,6 +10,7 @@ the carrier runs ``carrier/*.conf`` beside this module.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -376,6 +377,21 @@ def relocate_directories(text: str, directories: dict[str, str]) -> str:
     return text[: match.start()] + section + text[match.end() :]
 
 
+SOUNDS_STAMP = ".source-digest"
+
+
+def _sounds_digest(source: Path) -> str:
+    """What a prompt set's files are (names and bytes), to install it only when it changed."""
+    hashed = hashlib.sha256()
+    for lang in ("fr", "en"):
+        folder = source / lang
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if path.is_file():
+                hashed.update(str(path.relative_to(source)).encode() + b"\0")
+                hashed.update(path.read_bytes())
+    return hashed.hexdigest()
+
+
 def install_sounds(root: AsteriskRoot) -> Path:
     """Copy the repository's prompts into ``sounds/reconnect/<set>/<lang>`` of the root.
 
@@ -389,12 +405,19 @@ def install_sounds(root: AsteriskRoot) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     with file_lock(target.parent / ".reconnect-sounds.lock"):
         for set_name, source in sets.items():
+            digest = _sounds_digest(source)
+            stamp = target / set_name / SOUNDS_STAMP
+            if stamp.is_file() and stamp.read_text() == digest:
+                # Already these very files: sandboxes of parallel test workers start while
+                # others play prompts, and a swap would leave them a moment with none.
+                continue
             staging = target / f".{set_name}.new"
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir()
             for lang in ("fr", "en"):
                 if (source / lang).is_dir():
                     shutil.copytree(source / lang, staging / lang, symlinks=False)
+            (staging / SOUNDS_STAMP).write_text(digest)
             old = target / f".{set_name}.old"
             shutil.rmtree(old, ignore_errors=True)
             if (target / set_name).exists():
