@@ -42,7 +42,7 @@ from typing import Any
 from .ari import AriError, ChannelGone, Event, EventTimeout, NotFound
 from .db import DatabaseUnavailable
 from .flows import callback
-from .flows.channel import HANGUP_EVENTS, CallChannel, CallerHungUp, destroy_bridge
+from .flows.channel import HANGUP_EVENTS, REPLAY_UNSTARTED_SECONDS, CallChannel, CallerHungUp, destroy_bridge
 from .services import outbound
 from .services import recovery as spool
 from .stasis import OWNED_CHANNEL_ARG, StasisApplication
@@ -272,7 +272,11 @@ class Recovery:
     async def _end_orphan(self, channel: dict[str, Any], prompt: str) -> None:
         call = CallChannel(self.client, channel)
         try:
-            await call.play([self.ctx.prompt(prompt, _language(call))], timeout=END_PROMPT_SECONDS)
+            await call.play(
+                [self.ctx.prompt(prompt, _language(call))],
+                timeout=END_PROMPT_SECONDS,
+                replay_unstarted_after=REPLAY_UNSTARTED_SECONDS,  # often just out of a bridge
+            )
         except EventTimeout:
             log.warning("channel %s: %s was not played within %d s: hanging up", call.id, prompt, END_PROMPT_SECONDS)
         except ChannelGone:

@@ -420,6 +420,14 @@ class AriClient:
         except NotFound:
             pass  # already finished
 
+    async def playback_state(self, playback_id: str) -> str | None:
+        """``queued``, ``playing``... or None when Asterisk no longer knows the playback."""
+        try:
+            playback = await self.request("GET", f"/playbacks/{playback_id}", websocket=True)
+        except NotFound:
+            return None
+        return str(playback.get("state")) if isinstance(playback, dict) else None
+
     async def control_playback(self, playback_id: str, operation: str) -> None:
         await self.request(
             "POST", f"/playbacks/{playback_id}/control", params={"operation": operation}, websocket=True

@@ -54,7 +54,7 @@ from .. import metrics
 from ..ari import AriClient, AriError, ChannelGone, Event, EventTimeout
 from ..services import outbound
 from ..services.destination_policy import E164_FORM, Decision, decide, masked
-from .channel import HANGUP_EVENTS, OWNED_CHANNEL_ARG, CallChannel, CallerHungUp, destroy_bridge
+from .channel import HANGUP_EVENTS, OWNED_CHANNEL_ARG, REPLAY_UNSTARTED_SECONDS, CallChannel, CallerHungUp, destroy_bridge
 from .context import FlowContext
 
 log = logging.getLogger(__name__)
@@ -419,7 +419,9 @@ class OutboundCall:
             await self._give_back_person_timeout()
             try:
                 await self.channel.play(
-                    self.ctx.prompts([OUTCOME_PROMPTS[outcome]], self.language), timeout=OUTCOME_PROMPT_SECONDS
+                    self.ctx.prompts([OUTCOME_PROMPTS[outcome]], self.language),
+                    timeout=OUTCOME_PROMPT_SECONDS,
+                    replay_unstarted_after=REPLAY_UNSTARTED_SECONDS,  # just out of the bridge
                 )
             except EventTimeout:
                 # Back to the menu rather than a long silence; the log says the prompt went missing.

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 HANGUP_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"})
 # How long the channels of a destroyed bridge may take to leave it (``destroy_bridge``).
 LEAVE_BRIDGE_SECONDS = 5.0
+# A prompt played to a channel that has just left a bridge: Asterisk may still drop it (after
+# ChannelLeftBridge, a few times in a thousand on a saturated host). A playback starts within
+# milliseconds; one not started after this long is stopped and played again, once.
+REPLAY_UNSTARTED_SECONDS = 2.0
 DTMF_KEYS = "0123456789*#"
 # Channels we create ourselves (outbound legs) enter Stasis with this first argument: the flow that
 # created them drives them, the router (stasis.py) leaves them alone.
@@ -150,13 +154,17 @@ class CallChannel:
         timeout: float = 600,
         controls: Mapping[str, str] | None = None,
         skip_ms: int = 3000,
+        replay_unstarted_after: float | None = None,
     ) -> str | None:
         """Play ``media`` in order. Returns the key that interrupted it (left in the key buffer for
         the next ``get_key``/``get_digits``), or None when it played to the end.
 
         ``controls`` maps keys to playback operations that act without ending the playback:
         ``{"*": "reverse", "#": "forward"}`` moves ``skip_ms`` back or on (ARI playback control;
-        Asterisk ignores a forward that would go past the end)."""
+        Asterisk ignores a forward that would go past the end).
+
+        ``replay_unstarted_after``: a playback that has not started after so many seconds is
+        stopped and started again, once (a prompt just after a bridge: ``destroy_bridge``)."""
         self._check_alive()
         if not media:
             return None
@@ -168,18 +176,22 @@ class CallChannel:
         playback_id = f"pb-{uuid.uuid4().hex}"
         finished = self.client.expect({"PlaybackFinished"}, playback_id)
         try:
-            if controls:
-                await self._op(
-                    self.client.request(
-                        "POST",
-                        f"/channels/{self.id}/play/{playback_id}",
-                        params={"media": list(media), "skipms": skip_ms},
-                        channel_id=self.id,
-                        websocket=True,
-                    )
+            await self._start_playback(playback_id, media, controls, skip_ms)
+            if replay_unstarted_after is not None and not await self._started(
+                playback_id, finished, replay_unstarted_after
+            ):
+                log.warning(
+                    "channel %s: playback %s had not started after %.0f s: played again",
+                    self.id, playback_id, replay_unstarted_after,
                 )
-            else:
-                await self._op(self.client.play(self.id, media, playback_id))
+                try:
+                    await self.client.stop_playback(playback_id)
+                except AriError:
+                    pass  # dropped by Asterisk already
+                finished.cancel()
+                playback_id = f"pb-{uuid.uuid4().hex}"
+                finished = self.client.expect({"PlaybackFinished"}, playback_id)
+                await self._start_playback(playback_id, media, controls, skip_ms)
             while True:
                 key_wait = asyncio.ensure_future(self._key_arrived.wait())
                 gone_wait = asyncio.ensure_future(self._gone.wait())
@@ -213,6 +225,47 @@ class CallChannel:
             return None
         finally:
             finished.cancel()
+
+    async def _start_playback(
+        self, playback_id: str, media: Sequence[str], controls: Mapping[str, str], skip_ms: int
+    ) -> None:
+        if controls:
+            await self._op(
+                self.client.request(
+                    "POST",
+                    f"/channels/{self.id}/play/{playback_id}",
+                    params={"media": list(media), "skipms": skip_ms},
+                    channel_id=self.id,
+                    websocket=True,
+                )
+            )
+        else:
+            await self._op(self.client.play(self.id, media, playback_id))
+
+    async def _started(self, playback_id: str, finished: Any, within: float) -> bool:
+        """Whether the playback is playing or done (or the caller left) after ``within`` s.
+
+        Asked of Asterisk then rather than waited for as PlaybackStarted: serve filters that event
+        out (one per prompt, wiring.py), and this is asked only of a prompt not over by then."""
+        gone_wait = asyncio.ensure_future(self._gone.wait())
+        try:
+            done, _ = await asyncio.wait({finished.future, gone_wait}, timeout=within)
+        finally:
+            gone_wait.cancel()
+        if done:
+            return True
+        try:
+            state = await self.client.playback_state(playback_id)
+        except AriError:
+            return True  # cannot tell: the prompt's own timeout still bounds the wait
+        if state is None:
+            # Gone: finished just now (its event on the way), or dropped without one.
+            try:
+                await asyncio.wait_for(asyncio.shield(finished.future), 0.5)
+                return True
+            except TimeoutError:
+                return False
+        return state != "queued"
 
     async def _apply_controls(self, playback_id: str, controls: Mapping[str, str], interrupt: str) -> None:
         """Act on the control keys at the head of the buffer, up to the first interrupting key."""

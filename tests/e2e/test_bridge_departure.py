@@ -5,7 +5,8 @@ ends (``recovery.py``), the bridge is destroyed and the other side hears "call e
 answers the DELETE before the channels have left the bridge; a playback started at once is queued
 on the departing bridge channel and dropped without any event (2 of 190 on the sandbox), and the
 caller waited 30 s in silence. ``flows.channel.destroy_bridge`` returns only once every channel
-has left.
+has left; a prompt that has still not started 2 s later is played again, once (seen 1 time in 480
+with the machine at a load of 34).
 
 The sequence is driven many times over real SIP calls from the carrier, with our own ARI client
 and call-flow helpers standing in for the application (a full callback per round would take
@@ -23,7 +24,7 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 
 from reconnect_pbx.ari import AriClient, Event, EventTimeout
-from reconnect_pbx.flows.channel import CallChannel, destroy_bridge
+from reconnect_pbx.flows.channel import REPLAY_UNSTARTED_SECONDS, CallChannel, destroy_bridge
 from reconnect_pbx.prompts import media
 from reconnect_pbx.sandbox import STASIS_APP, Sandbox
 
@@ -85,7 +86,11 @@ async def rounds_lost(client: AriClient, sides: tuple[CallChannel, CallChannel])
             await waiter.wait(10)
         await destroy_bridge(client, bridge_id)
         played = await asyncio.gather(
-            *(side.play([PROMPT], timeout=LOST_AFTER_SECONDS) for side in sides), return_exceptions=True
+            *(
+                side.play([PROMPT], timeout=LOST_AFTER_SECONDS, replay_unstarted_after=REPLAY_UNSTARTED_SECONDS)
+                for side in sides
+            ),
+            return_exceptions=True,
         )
         for outcome in played:
             if isinstance(outcome, EventTimeout):
@@ -103,3 +108,22 @@ async def test_a_prompt_played_as_soon_as_a_bridge_is_destroyed_is_never_lost(st
     assert sum(lost) == 0, f"{sum(lost)} of {PAIRS * ROUNDS * 2} prompts lost"
     # Every channel left its bridge in time: the wait never ran out.
     assert [r.getMessage() for r in caplog.records if "had not left" in r.getMessage()] == []
+
+
+async def test_a_prompt_that_has_not_started_is_played_again_once(stasis_client, carrier, caplog):
+    caplog.set_level(logging.WARNING, logger="reconnect_pbx")
+    [channel] = await answered_calls(stasis_client, carrier, 1)
+    # A tone that never ends, played first: the prompt waits behind it and cannot start.
+    await stasis_client.play(channel.id, ["tone:440"], "pb-held-tone")
+    prompt = asyncio.create_task(channel.play([PROMPT], timeout=LOST_AFTER_SECONDS, replay_unstarted_after=0.5))
+
+    def replays() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "played again" in r.getMessage()]
+
+    for _ in range(100):
+        if replays():
+            break
+        await asyncio.sleep(0.05)
+    await stasis_client.stop_playback("pb-held-tone")
+    assert await asyncio.wait_for(prompt, LOST_AFTER_SECONDS) is None  # the prompt played to its end
+    assert len(replays()) == 1
