@@ -9,7 +9,6 @@ file stays in Asterisk's spool for the recovery sweep.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -97,25 +96,11 @@ class DepositCall:
         return self.ctx.prompts(names, self.language)
 
     async def look_up(self) -> Step:
-        # Answered while the number is looked up: every way on answers (a greeting, "not in
-        # service", "mailbox full", the dialplan's fallback), and the caller's 200 OK then waits
-        # for Asterisk alone, not for the database as well: under load that wait was most of the
-        # application's INVITE -> 200 OK (docs/benchmarks.md). Answered explicitly: playing on a
-        # channel not yet answered sends the greeting as early media and answers only ~2 s later
-        # (measured by bench/load.py), which not every carrier passes on to the caller.
-        answered, target = await asyncio.gather(
-            self.channel.answer(),
-            self.ctx.db(voicemail.find_mailbox_for_number, self.dialled, self.started_at),
-            return_exceptions=True,
-        )
-        if isinstance(answered, BaseException):
-            raise answered  # the caller hung up (CallerHungUp), or Asterisk is unreachable
-        if isinstance(target, DatabaseUnavailable):
-            log.error("channel %s: database unavailable (%s)", self.channel.id, target)
+        try:
+            self.target = await self.ctx.db(voicemail.find_mailbox_for_number, self.dialled, self.started_at)
+        except DatabaseUnavailable as exc:
+            log.error("channel %s: database unavailable (%s)", self.channel.id, exc)
             return self.without_database
-        if isinstance(target, BaseException):
-            raise target
-        self.target = target
         _remember(self.dialled, self.target)
         if self.target is None:
             log.info("channel %s: %s is not in service", self.channel.id, self.dialled)
@@ -157,12 +142,14 @@ class DepositCall:
         return self.greet
 
     async def intercept(self) -> Step:
+        await self.channel.answer()
         await self.channel.play(self._play(["not-in-service"]))
         await self.channel.hangup()
         return None
 
     async def mailbox_full(self) -> Step:
         log.info("channel %s: mailbox %s is full", self.channel.id, self.target.mailbox_id)
+        await self.channel.answer()
         key = await self.channel.play(self._play(["mailbox-full"]), interrupt=LOGIN_KEY)
         if key == LOGIN_KEY:
             return self.login
@@ -170,7 +157,11 @@ class DepositCall:
         return None
 
     async def greet(self) -> Step:
-        # Answered already (look_up). The beep ends the greeting's playback: one ARI request and playback fewer per call
+        # Answered first, explicitly: playing on a channel not yet answered sends the greeting as
+        # early media and answers only ~2 s later (measured by bench/load.py), which not every
+        # carrier passes on to the caller.
+        await self.channel.answer()
+        # The beep ends the greeting's playback: one ARI request and playback fewer per call
         # (bench/README.md); a greeting cut short by # gets its beep in record().
         async with self.ctx.media.playing(self._personal_audio_id()) as personal:
             key = await self.channel.play(
