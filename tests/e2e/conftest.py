@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from reconnect_pbx.sandbox import STASIS_APP, Sandbox, SandboxBusy, SandboxError, start_sandbox
 
-from harness import AriApp, release_app_name
+from harness import APP_NAME_RELEASERS, AriApp, release_app_name
 
 # (sandbox name, carrier's last address octet; the pbx takes the next one).
 # 12/13 belong to the demo, 20/21 to the load bench, 24 to 27 to its smoke test; the deploy
@@ -150,3 +151,15 @@ from deposit_helpers import (  # noqa: E402,F401
     serve_role_url,
     speech_sounds,
 )
+
+
+E2E_DIR = Path(__file__).resolve().parent
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Past this process's last e2e test, the session's ``serve`` stops. In parallel runs the same
+    worker goes on with integration tests on the same database, and ``serve`` would go on working
+    on it (confirmation calls to the phones they set, alerts, spool sweeps) under their feet."""
+    if nextitem is None or E2E_DIR not in Path(str(nextitem.fspath)).resolve().parents:
+        for stop in list(APP_NAME_RELEASERS.get(STASIS_APP, [])):
+            stop()
